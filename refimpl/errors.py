@@ -39,9 +39,12 @@ class OpError(ModelError):
         super().__init__(f"node {node_index} ({op_name}): {detail}")
 
 
-class InputError(RefimplError):
-    """A value passed by the caller does not fit the tensor (dtype, shape, index)."""
+class InputError(RefimplError, ValueError):
+    """A value passed by the caller does not fit the tensor (dtype, shape, index).
+
+    Also a ``ValueError``, as LiteRT raises for the same mistakes.
+    """
 
 
-class StateError(RefimplError):
+class StateError(RefimplError, RuntimeError):
     """The interpreter was used out of order (e.g. invoke before allocate_tensors)."""

@@ -1,0 +1,48 @@
+"""The explicit kernel registry: schema op name -> :class:`~refimpl.context.Kernel`.
+
+No harvesting of globals and no import-time decorators: to add an op, write its
+module (``refimpl/kernels/<op_name_snake_case>.py``) and add one line here.
+"""
+
+from __future__ import annotations
+
+from ..context import Kernel
+from . import (
+    activations,
+    add,
+    concatenation,
+    conv_2d,
+    depthwise_conv_2d,
+    dequantize,
+    fully_connected,
+    logistic,
+    mean,
+    mul,
+    pad,
+    pooling,
+    quantize,
+    reshape,
+    softmax,
+    tanh,
+)
+
+KERNELS: dict[str, Kernel] = {
+    "ADD": add.ADD,
+    "AVERAGE_POOL_2D": pooling.AVERAGE_POOL_2D,
+    "CONCATENATION": concatenation.CONCATENATION,
+    "CONV_2D": conv_2d.CONV_2D,
+    "DEPTHWISE_CONV_2D": depthwise_conv_2d.DEPTHWISE_CONV_2D,
+    "DEQUANTIZE": dequantize.DEQUANTIZE,
+    "FULLY_CONNECTED": fully_connected.FULLY_CONNECTED,
+    "LOGISTIC": logistic.LOGISTIC,
+    "MAX_POOL_2D": pooling.MAX_POOL_2D,
+    "MEAN": mean.MEAN,
+    "MUL": mul.MUL,
+    "PAD": pad.PAD,
+    "QUANTIZE": quantize.QUANTIZE,
+    "RELU": activations.RELU,
+    "RELU6": activations.RELU6,
+    "RESHAPE": reshape.RESHAPE,
+    "SOFTMAX": softmax.SOFTMAX,
+    "TANH": tanh.TANH,
+}
