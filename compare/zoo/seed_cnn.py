@@ -34,7 +34,10 @@ import contextlib
 import io
 import json
 import os
+import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -158,9 +161,44 @@ def convert(model: Any, variant: str, representative: NDArray[np.float32]) -> by
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
-    # Keras' SavedModel export prints "Saved artifact at ..." on stdout: keep it quiet.
-    with contextlib.redirect_stdout(io.StringIO()):
+    # Keras' SavedModel export prints "Saved artifact at ..." and the converter's C++
+    # side prints its settings: keep both quiet unless the conversion fails.
+    with _native_output_captured(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         return bytes(converter.convert())
+
+
+@contextlib.contextmanager
+def _native_output_captured() -> Iterator[None]:
+    """Send file descriptors 1 and 2 (Python and C++ writes) to a temporary file.
+
+    The captured text is dropped on success and written to stderr if the body raises,
+    so a failed conversion still shows the converter's own diagnostics.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            with contextlib.redirect_stdout(io.StringIO()):
+                yield
+        except BaseException:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
 
 
 def _npz_bytes(**arrays: NDArray[Any]) -> bytes:

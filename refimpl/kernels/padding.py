@@ -225,8 +225,13 @@ def activation_range_float(activation: int) -> tuple[np.float32, np.float32]:
 
 
 def clamp_float(x: np.ndarray, lo: np.float32, hi: np.float32) -> np.ndarray:
-    """``min(max(x, lo), hi)`` in float32 (NaN propagates, as with ``std::max/min`` here)."""
-    return np.minimum(np.maximum(x, lo), hi).astype(np.float32, copy=False)
+    """``std::min(std::max(x, lo), hi)`` on float32, comparison for comparison.
+
+    ``std::max(a, b)`` is ``a < b ? b : a``: NaN passes through and ``-0.0`` stays
+    ``-0.0`` under a RELU bound of ``+0.0`` (``np.maximum`` does not promise either).
+    """
+    x = np.where(x < lo, lo, x)
+    return np.where(hi < x, hi, x).astype(np.float32, copy=False)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,207 @@
+"""DEPTHWISE_CONV_2D: per-channel 2-D convolution with a depth multiplier.
+
+Layouts
+-------
+input  ``[N, H, W, C_in]``
+filter ``[1, KH, KW, C_in * dm]``  (int8: per-tensor or per-channel on axis 3)
+bias   ``[C_in * dm]`` (float32 or int32, optional)
+output ``[N, OH, OW, C_in * dm]``; output channel ``oc = ic * dm + m`` reads input
+channel ``ic`` and filter column ``oc``.
+
+The depth multiplier is ``filter.shape[3] / C_in`` (LiteRT derives it from the shapes
+and ignores the ``depth_multiplier`` option; so does this kernel).
+
+Arithmetic (int8, LiteRT reference ``DepthwiseConvPerChannel`` and TFLM)
+------------------------------------------------------------------------
+::
+
+    acc[n,oy,ox,oc] = sum_{fy,fx in image} w[0,fy,fx,oc] * (x[n,iy,ix,oc // dm] + input_offset)
+                      + bias[oc]                          (int32 in C)
+    y   = requantize(acc)[oc]                              (flavor.conv_requant)
+    out = clamp(y + zp_out, act_min, act_max) -> int8
+
+Vectorisation: one NumPy multiply-add per filter tap (``KH*KW`` iterations), each over
+all batches, pixels and channels, on the input padded with ``zp_in`` (an out-of-image
+tap then adds exactly 0). Integer sums are exact (int32 when the bound
+``255 * max_oc sum|w| + max|bias|`` fits, else int64).
+
+Float32: the same tap loop accumulates float32 products in the upstream order
+(``total += x * w`` over ``fy`` then ``fx``, then ``total + bias``), so float results are
+bit-identical to LiteRT's reference kernel (padding taps add +0.0, a no-op).
+
+Mirrors: tflite/kernels/depthwise_conv.cc (Prepare, reference path),
+kernels/internal/reference/integer_ops/depthwise_conv.h ``DepthwiseConvPerChannel``,
+kernels/internal/reference/depthwiseconv_float.h ``DepthwiseConv``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..context import Kernel, OpContext
+from .conv_2d import ConvQuantization, output_stage, prepare_conv_quantization
+from .padding import (
+    Window2D,
+    activation_range_float,
+    clamp_float,
+    fused_activation,
+    pad_input,
+    tap_view,
+    window_from_options,
+)
+
+
+@dataclass(frozen=True)
+class OpData:
+    """Everything DEPTHWISE_CONV_2D's invoke needs.
+
+    Attributes
+    ----------
+    window : Window2D
+    depth_multiplier : int
+        ``C_out / C_in``.
+    accumulator_dtype : type
+        ``np.int32`` when the integer sum provably fits, else ``np.int64``
+        (int8); ``np.float32`` for float.
+    quant : ConvQuantization or None
+        None for float32.
+    float_activation_min, float_activation_max : np.float32
+    """
+
+    window: Window2D
+    depth_multiplier: int
+    accumulator_dtype: type
+    quant: ConvQuantization | None
+    float_activation_min: np.float32
+    float_activation_max: np.float32
+
+
+def prepare(ctx: OpContext) -> OpData:
+    ctx.require(len(ctx.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(ctx.inputs)}")
+    ctx.require(len(ctx.outputs) == 1, f"expected 1 output, got {len(ctx.outputs)}")
+    input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
+    bias = ctx.optional_input(2)
+    ctx.require(len(input.shape) == 4, f"input {input.describe()} must be 4-D (NHWC)")
+    ctx.require(len(filter.shape) == 4 and filter.shape[0] == 1,
+                f"filter {filter.describe()} must be 4-D [1, KH, KW, C_out]")
+    batches, in_h, in_w, in_depth = input.shape
+    _, filter_h, filter_w, channels_out = filter.shape
+    ctx.require(in_depth > 0 and channels_out % in_depth == 0,
+                f"filter channels {channels_out} are not a multiple of input depth {in_depth}")
+    if bias is not None:
+        ctx.require(len(bias.shape) == 1 and bias.shape[0] == channels_out,
+                    f"bias {bias.describe()} must be 1-D with {channels_out} elements")
+
+    dtypes = (np.dtype(input.dtype), np.dtype(filter.dtype), np.dtype(output.dtype))
+    activation = fused_activation(ctx)
+    window = window_from_options(ctx, in_h, in_w, filter_h, filter_w, with_dilation=True)
+    if dtypes == (np.dtype(np.float32),) * 3:
+        if bias is not None and np.dtype(bias.dtype) != np.float32:
+            raise ctx.unsupported(f"bias dtype {np.dtype(bias.dtype).name} with float32 input")
+        quant, acc_dtype = None, np.float32
+    elif dtypes == (np.dtype(np.int8),) * 3:
+        quant = prepare_conv_quantization(ctx, input, filter, bias, output, channels_out,
+                                          quantized_dimension=3, activation=activation)
+        if filter.data is not None:
+            colsum = np.abs(filter.data.astype(np.int64)).reshape(-1, channels_out).sum(axis=0)
+            bound = 255 * int(colsum.max())
+        else:
+            bound = 255 * 128 * filter_h * filter_w
+        if bias is not None:
+            bound += 2**31 if bias.data is None else int(np.abs(bias.data.astype(np.int64)).max())
+        acc_dtype = np.int32 if bound < 2**31 else np.int64
+    else:
+        raise ctx.unsupported(supported="float32, or int8 input/output with int8 filter")
+    lo, hi = activation_range_float(activation)
+    ctx.set_output_shape(0, (batches, window.out_h, window.out_w, channels_out))
+    return OpData(window, channels_out // in_depth, acc_dtype, quant, lo, hi)
+
+
+def _accumulate(padded: np.ndarray, filter: np.ndarray, data: OpData) -> np.ndarray:
+    """``sum_{fy,fx} padded_tap[..., ic, None] * w[fy, fx, ic, m]`` -> ``[N, OH, OW, C*dm]``.
+
+    Runs in ``padded.dtype``; for float32 this is the upstream summation order.
+    """
+    win, dm = data.window, data.depth_multiplier
+    n, c = padded.shape[0], padded.shape[3]
+    w = filter.reshape(win.filter_h, win.filter_w, c, dm).astype(padded.dtype)
+    acc = np.zeros((n, win.out_h, win.out_w, c, dm), dtype=padded.dtype)
+    for fy in range(win.filter_h):
+        for fx in range(win.filter_w):
+            acc += tap_view(padded, win, fy, fx)[..., None] * w[fy, fx]
+    return acc.reshape(n, win.out_h, win.out_w, c * dm)
+
+
+def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    x, filter = inputs[0], inputs[1]
+    bias = inputs[2] if len(inputs) > 2 else None
+    win = data.window
+    out_shape = (x.shape[0], win.out_h, win.out_w, filter.shape[3])
+    q = data.quant
+    if q is None:
+        if win.is_empty:
+            return [np.zeros(out_shape, np.float32)]
+        acc = _accumulate(pad_input(x, win, 0.0, dtype=np.float32), filter, data)
+        if bias is not None:
+            acc += bias.astype(np.float32)
+        return [clamp_float(acc, data.float_activation_min, data.float_activation_max)]
+    if win.is_empty:
+        return [np.zeros(out_shape, np.int8)]
+    # Pad with zp_in, then subtract it everywhere: padding taps become exact zeros.
+    padded = pad_input(x, win, -q.input_offset, dtype=data.accumulator_dtype)
+    padded += q.input_offset
+    acc = _accumulate(padded, filter, data).astype(np.int64)
+    if bias is not None:
+        acc += bias.astype(np.int64)
+    return [output_stage(acc, q)]
+
+
+DEPTHWISE_CONV_2D = Kernel(prepare, invoke)
+
+
+# --------------------------------------------------------------------------------------
+# Loop versions in the upstream loop order, for tests only (slow).
+# --------------------------------------------------------------------------------------
+def _reference_loop(x: np.ndarray, filter: np.ndarray, bias: np.ndarray | None,
+                    data: OpData) -> np.ndarray:
+    """``DepthwiseConvPerChannel`` (int8) / ``DepthwiseConv`` (float32) written as loops."""
+    win, dm, q = data.window, data.depth_multiplier, data.quant
+    n, _, _, in_depth = x.shape
+    is_float = q is None
+    acc = np.zeros((n, win.out_h, win.out_w, in_depth * dm),
+                   np.float32 if is_float else np.int64)
+    for batch in range(n):
+        for out_y in range(win.out_h):
+            in_y_origin = out_y * win.stride_h - win.padding.height
+            for out_x in range(win.out_w):
+                in_x_origin = out_x * win.stride_w - win.padding.width
+                for in_channel in range(in_depth):
+                    for m in range(dm):
+                        output_channel = m + in_channel * dm
+                        total = np.float32(0.0) if is_float else 0
+                        for filter_y in range(win.filter_h):
+                            in_y = in_y_origin + win.dilation_h * filter_y
+                            for filter_x in range(win.filter_w):
+                                in_x = in_x_origin + win.dilation_w * filter_x
+                                if not (0 <= in_y < win.in_h and 0 <= in_x < win.in_w):
+                                    continue  # out-of-image taps are skipped
+                                w = filter[0, filter_y, filter_x, output_channel]
+                                v = x[batch, in_y, in_x, in_channel]
+                                if is_float:
+                                    total = np.float32(total + v * w)
+                                else:
+                                    total += int(w) * (int(v) + q.input_offset)
+                        if bias is not None:
+                            total = total + (bias[output_channel] if is_float
+                                             else int(bias[output_channel]))
+                        acc[batch, out_y, out_x, output_channel] = total
+    if is_float:
+        return clamp_float(acc, data.float_activation_min, data.float_activation_max)
+    assert q is not None
+    return output_stage(acc, q)
+
+
+_reference_loop_int8 = _reference_loop
+_reference_loop_float = _reference_loop
