@@ -96,6 +96,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
+            os.fchmod(tmp.fileno(), 0o644)  # mkstemp creates 0600
             tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())

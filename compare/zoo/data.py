@@ -4,7 +4,7 @@ These machines cannot fetch data sets, so the default is data embedded in an
 installed package: scikit-learn's ``load_digits()`` (1797 handwritten digits, 8x8,
 16 grey levels), upsampled to the 28x28x1 layout of (Fashion-)MNIST. The real
 Fashion-MNIST is used only when its four files are already on disk, where Keras
-would look for them; nothing here ever triggers a download.
+keeps them; nothing here ever triggers a download.
 
 Layout of every array returned: images ``float32 [N, 28, 28, 1]`` (NHWC) in [0, 1],
 labels ``int64 [N]`` in 0..9.
@@ -12,6 +12,7 @@ labels ``int64 [N]`` in 0..9.
 
 from __future__ import annotations
 
+import gzip
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,17 +169,43 @@ def fashion_mnist_available() -> bool:
     return all((folder / name).is_file() for name in FASHION_MNIST_FILES)
 
 
+def _read_idx(path: Path, magic: int, item_shape: tuple[int, ...]) -> NDArray[np.uint8]:
+    """Read one gzipped IDX file (big-endian int32 header, then uint8 data).
+
+    Header: ``magic`` (2049 labels, 2051 images), item count, then one int32 per item
+    dimension (28, 28 for images). Checked against ``item_shape`` and the data length.
+    """
+    with gzip.open(path, "rb") as handle:
+        raw = handle.read()
+    header_len = 4 * (2 + len(item_shape))
+    if len(raw) < header_len:
+        raise DataUnavailableError(f"{path}: {len(raw)} bytes, shorter than an IDX header")
+    header = np.frombuffer(raw, dtype=">i4", count=2 + len(item_shape))
+    count, dims = int(header[1]), tuple(int(d) for d in header[2:])
+    if int(header[0]) != magic or dims != item_shape:
+        raise DataUnavailableError(
+            f"{path}: IDX header {header.tolist()}, expected magic {magic} and item shape "
+            f"{item_shape}"
+        )
+    data = np.frombuffer(raw, dtype=np.uint8, offset=header_len)
+    if data.size != count * int(np.prod(item_shape, dtype=np.int64)):
+        raise DataUnavailableError(f"{path}: {data.size} data bytes for {count} items")
+    return data.reshape((count, *item_shape))
+
+
 def load_fashion_mnist() -> Dataset:
     """Fashion-MNIST (60000 train / 10000 test) as float32 [N, 28, 28, 1] in [0, 1].
 
-    Calls ``tf.keras.datasets.fashion_mnist.load_data()`` only after checking that its
-    four files exist: Keras passes no file hash for them, so existing files are read
-    as they are and no download is attempted. Preprocessing: ``uint8 / 255``.
+    Reads the four gzipped IDX files from where ``keras.datasets.fashion_mnist.load_data()``
+    keeps them (:func:`keras_fashion_mnist_dir`), giving the same arrays, but without
+    calling Keras: that could start a download, and Keras fixes its home directory when
+    it is first imported, so a check made here could look at a different folder.
+    Preprocessing: ``uint8 / 255``.
 
     Raises
     ------
     DataUnavailableError
-        When the files are not on disk.
+        When the files are not on disk or are not valid IDX files.
     """
     folder = keras_fashion_mnist_dir()
     if not fashion_mnist_available():
@@ -186,19 +213,22 @@ def load_fashion_mnist() -> Dataset:
             f"Fashion-MNIST is not on this machine (looked for {', '.join(FASHION_MNIST_FILES)} "
             f"in {folder}); it is never downloaded here"
         )
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    (x_train, y_train), (x_test, y_test) = tf.keras.datasets.fashion_mnist.load_data()
+    image_shape = (IMAGE_SIZE, IMAGE_SIZE)
+    y_train = _read_idx(folder / "train-labels-idx1-ubyte.gz", 2049, ())
+    x_train = _read_idx(folder / "train-images-idx3-ubyte.gz", 2051, image_shape)
+    y_test = _read_idx(folder / "t10k-labels-idx1-ubyte.gz", 2049, ())
+    x_test = _read_idx(folder / "t10k-images-idx3-ubyte.gz", 2051, image_shape)
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise DataUnavailableError(f"{folder}: image and label counts differ")
 
     def images(x: NDArray[np.uint8]) -> F32Array:
-        return (np.asarray(x, np.float32) / np.float32(255.0))[..., None]
+        return (x.astype(np.float32) / np.float32(255.0))[..., None]
 
     return Dataset(
         x_train=images(x_train),
-        y_train=np.asarray(y_train, np.int64),
+        y_train=y_train.astype(np.int64),
         x_test=images(x_test),
-        y_test=np.asarray(y_test, np.int64),
+        y_test=y_test.astype(np.int64),
         source="keras-fashion-mnist",
         description=(
             f"Fashion-MNIST from {folder}, uint8/255, "
