@@ -192,12 +192,20 @@ class Table:
         values = self.vector(slot, kind, name)
         return None if values is None else tuple(values.tolist())
 
-    def bytes_view(self, slot: int, name: str) -> memoryview | None:
-        """A ``[ubyte]`` vector as a read-only memoryview into the file (no copy)."""
+    def byte_region(self, slot: int, name: str) -> tuple[int, int] | None:
+        """A ``[ubyte]`` vector as (file position of its first byte, length)."""
         found = self._vector_start(slot, 1, "ubyte", name)
         if found is None:
             return None
         count, start = found
+        return start, count
+
+    def bytes_view(self, slot: int, name: str) -> memoryview | None:
+        """A ``[ubyte]`` vector as a read-only memoryview into the file (no copy)."""
+        region = self.byte_region(slot, name)
+        if region is None:
+            return None
+        start, count = region
         return self.buf.mv[start : start + count]
 
     def string(self, slot: int, name: str) -> str | None:

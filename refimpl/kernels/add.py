@@ -1,0 +1,331 @@
+"""ADD: element-wise sum of two tensors with NumPy broadcasting (rank <= 6).
+
+Layouts are irrelevant (element-wise); shapes broadcast right-aligned.
+
+Supported: float32; int8 / uint8 (quantized, general rescaling path); int16 quantized
+(zero points 0; general path or the power-of-two path); int16 / int32 / int64 plain
+integers (wrapping add, activation clamp).
+
+The quantized pipeline is written for both ADD and SUB: :func:`quantized_add_sub_params`
+precomputes the multipliers and :func:`add_sub_quantized` evaluates ``a + b`` or
+``a - b`` (``sign=-1``), so a SUB kernel only has to supply its own Prepare quirks
+(it accepts an output multiplier above one, see :func:`quantized_add_sub_params`).
+
+Mirrors: tensorflow/lite/kernels/add.cc (Prepare, EvalAdd, EvalAddQuantized),
+internal/reference/integer_ops/add.h (AddFunc), internal/reference/add.h
+(AddElementwise, the int16 POT ``Add``), micro/kernels/add_common.cc (TFLM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arithmetic import (
+    multiply_by_quantized_multiplier,
+    quantize_multiplier,
+    round_half_away,
+    rounding_divide_by_pot,
+)
+from ..context import Kernel, OpContext, TensorInfo
+from .elementwise import (
+    ACT_NONE,
+    apply_float_activation,
+    apply_int_activation,
+    broadcast_shape,
+    fused_activation,
+    quantized_activation_range,
+    require_per_tensor,
+)
+
+_QUANTIZED_8BIT = (np.dtype(np.int8), np.dtype(np.uint8))
+_PLAIN_INT = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
+
+
+@dataclass(frozen=True)
+class QuantizedAddSubParams:
+    """Fixed-point parameters of the general quantized ADD/SUB path (TFLite ``OpData``).
+
+    Real model: ``out = s1*(q1-zp1) +/- s2*(q2-zp2)``, rescaled to ``s_out``. Each
+    input is lifted by ``2**left_shift`` and scaled by ``s_i / (2*max(s1, s2))`` (a
+    multiplier <= 1/2), the sum is scaled by ``2*max(s1, s2) / (2**left_shift * s_out)``.
+    Multipliers are Q0.31 with ``real = multiplier * 2**(shift - 31)``; ``shift <= 0``
+    except for SUB's output multiplier, which may exceed one.
+    """
+
+    left_shift: int
+    input1_offset: int  # = -zero_point_1
+    input1_multiplier: int
+    input1_shift: int
+    input2_offset: int  # = -zero_point_2
+    input2_multiplier: int
+    input2_shift: int
+    output_offset: int  # = zero_point_out
+    output_multiplier: int
+    output_shift: int
+    output_activation_min: int
+    output_activation_max: int
+
+
+@dataclass(frozen=True)
+class Int16PotParams:
+    """The int16 power-of-two ADD path: one input is right-shifted, then a saturating add."""
+
+    input1_shift: int  # <= 0: log2(s1) - log2(s_out)
+    input2_shift: int  # <= 0; at most one of the two is non-zero
+    output_activation_min: int
+    output_activation_max: int
+
+
+@dataclass(frozen=True)
+class OpData:
+    """What ADD's invoke needs.
+
+    kind : ``"float"``, ``"int"`` (plain wrapping integers), ``"quantized"`` (general
+        path) or ``"int16_pot"``.
+    """
+
+    kind: str
+    output_shape: tuple[int, ...]
+    output_dtype: np.dtype
+    activation: int
+    quantized: QuantizedAddSubParams | None = None
+    pot: Int16PotParams | None = None
+
+
+# --------------------------------------------------------------------------------------
+# Prepare helpers shared with SUB
+# --------------------------------------------------------------------------------------
+def quantize_multiplier_smaller_than_one(ctx: OpContext, real: float, what: str) -> tuple[int, int]:
+    """``QuantizeMultiplierSmallerThanOneExp``: requires ``0 < real < 1`` and a shift <= 0.
+
+    TFLite checks this with ``TFLITE_CHECK`` (the process aborts); here it is an error.
+    """
+    if not 0.0 < real < 1.0:
+        raise ctx.error(
+            f"{what} multiplier {real!r} is outside (0, 1); TFLite aborts on such "
+            "quantization parameters (QuantizeMultiplierSmallerThanOneExp)"
+        )
+    m, shift = quantize_multiplier(real)
+    if shift > 0:  # real within 2**-32 of one rounds up to 1.0
+        raise ctx.error(f"{what} multiplier {real!r} rounds to 1.0; TFLite aborts here")
+    return m, shift
+
+
+def quantized_add_sub_params(
+    ctx: OpContext,
+    input1: TensorInfo,
+    input2: TensorInfo,
+    output: TensorInfo,
+    activation: int,
+    *,
+    allow_output_multiplier_above_one: bool = False,
+) -> QuantizedAddSubParams:
+    """Precompute the general quantized ADD/SUB path (int8, uint8, int16).
+
+    ``left_shift`` is 20 for 8-bit outputs and 15 for int16 (``65535 << 15 < 2**31``,
+    so the int32 sum cannot overflow). ``twice_max = 2 * max(s1, s2)`` is taken in float
+    (exact doubling), the three ratios in double.
+
+    ``allow_output_multiplier_above_one``: SUB uses ``QuantizeMultiplierGreaterThanOne``
+    when the output ratio exceeds one (very narrow output ranges); ADD aborts instead.
+    """
+    s1, zp1 = require_per_tensor(ctx, input1, "input 1")
+    s2, zp2 = require_per_tensor(ctx, input2, "input 2")
+    s_out, zp_out = require_per_tensor(ctx, output, "output")
+    left_shift = 15 if output.dtype == np.dtype(np.int16) else 20
+    twice_max = 2.0 * float(max(np.float32(s1), np.float32(s2)))  # float max, exact doubling
+    real1 = s1 / twice_max
+    real2 = s2 / twice_max
+    # (1 << left_shift) * s_out is a float product in C++; a power of two, so exact.
+    real_out = twice_max / float(np.float32((1 << left_shift) * np.float32(s_out)))
+    m1, sh1 = quantize_multiplier_smaller_than_one(ctx, real1, "input 1")
+    m2, sh2 = quantize_multiplier_smaller_than_one(ctx, real2, "input 2")
+    if allow_output_multiplier_above_one and real_out > 1.0:
+        mo, sho = quantize_multiplier(real_out)
+    else:
+        mo, sho = quantize_multiplier_smaller_than_one(ctx, real_out, "output")
+    lo, hi = quantized_activation_range(ctx, activation, output)
+    return QuantizedAddSubParams(
+        left_shift=left_shift,
+        input1_offset=-zp1,
+        input1_multiplier=m1,
+        input1_shift=sh1,
+        input2_offset=-zp2,
+        input2_multiplier=m2,
+        input2_shift=sh2,
+        output_offset=zp_out,
+        output_multiplier=mo,
+        output_shift=sho,
+        output_activation_min=lo,
+        output_activation_max=hi,
+    )
+
+
+def checked_log2(scale: float) -> tuple[bool, int]:
+    """``CheckedLog2``: is ``scale`` a power of two (within 1e-3 in log2), and which.
+
+    Evaluated in float32 like the C++ (``std::log(x) * (1.0f / std::log(2.0f))``).
+    """
+    x = np.float32(scale)
+    inv_log2 = np.float32(1.0) / np.log(np.float32(2.0), dtype=np.float32)
+    x_log2 = np.float32(np.log(x, dtype=np.float32) * inv_log2)
+    rounded = np.float32(round_half_away(float(x_log2)))
+    return bool(abs(np.float32(x_log2 - rounded)) < np.float32(1e-3)), int(rounded)
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation helpers shared with SUB
+# --------------------------------------------------------------------------------------
+def add_sub_quantized(
+    q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubParams, out_dtype: np.dtype, sign: int = 1
+) -> np.ndarray:
+    """General quantized ADD (``sign=1``) / SUB (``sign=-1``), broadcasting.
+
+    Arithmetic
+    ----------
+    ::
+
+        a   = (q1 + input1_offset) * 2**left_shift                        # int32, exact
+        b   = (q2 + input2_offset) * 2**left_shift
+        a'  = RDBPOT(SRDHM(a, input1_multiplier), -input1_shift)          # half up, then half away
+        b'  = RDBPOT(SRDHM(b, input2_multiplier), -input2_shift)
+        raw = MBQM_double(a' + sign * b', output_multiplier, output_shift) + output_offset
+        out = clamp(raw, output_activation_min, output_activation_max)
+
+    ``MBQM_double`` with a shift <= 0 is exactly TFLite's
+    ``MultiplyByQuantizedMultiplierSmallerThanOneExp``. Each input is scaled on its own
+    shape before broadcasting (the per-element arithmetic is identical).
+    """
+    a = (q1.astype(np.int64) + p.input1_offset) << p.left_shift
+    b = (q2.astype(np.int64) + p.input2_offset) << p.left_shift
+    a = multiply_by_quantized_multiplier(a, p.input1_multiplier, p.input1_shift)
+    b = multiply_by_quantized_multiplier(b, p.input2_multiplier, p.input2_shift)
+    raw = a + b if sign > 0 else a - b
+    out = multiply_by_quantized_multiplier(raw, p.output_multiplier, p.output_shift)
+    out = out + p.output_offset
+    out = np.minimum(np.maximum(out, p.output_activation_min), p.output_activation_max)
+    return out.astype(out_dtype)
+
+
+def add_int16_pot(q1: np.ndarray, q2: np.ndarray, p: Int16PotParams) -> np.ndarray:
+    """int16 power-of-two ADD (TFLite ``reference_ops::Add(int16, pot_scale=true)``).
+
+    Arithmetic
+    ----------
+    ::
+
+        the input whose shift is non-zero (input 2 when both are zero) is rescaled:
+        shifted = RDBPOT(q, -shift)                 # round half away from zero
+        out = clamp(sat16(other + shifted), act_min, act_max)
+    """
+    if p.input1_shift == 0:
+        keep, shift_in, right = q1, q2, -p.input2_shift
+    else:
+        keep, shift_in, right = q2, q1, -p.input1_shift
+    shifted = rounding_divide_by_pot(shift_in.astype(np.int64), right)
+    total = np.clip(keep.astype(np.int64) + shifted, -32768, 32767)  # gemmlowp SaturatingAdd
+    out = np.minimum(np.maximum(total, p.output_activation_min), p.output_activation_max)
+    return out.astype(np.int16)
+
+
+def wrapping_int_op(x1: np.ndarray, x2: np.ndarray, dtype: np.dtype, op) -> np.ndarray:
+    """``op`` on plain integers with C-style wraparound to ``dtype`` (int16/int32/int64)."""
+    if dtype == np.dtype(np.int64):
+        with np.errstate(over="ignore"):
+            return op(x1.astype(np.int64), x2.astype(np.int64))  # NumPy int64 arrays wrap
+    return op(x1.astype(np.int64), x2.astype(np.int64)).astype(dtype)  # astype wraps
+
+
+# --------------------------------------------------------------------------------------
+# ADD kernel
+# --------------------------------------------------------------------------------------
+def prepare(ctx: OpContext) -> OpData:
+    """Validate ADD, choose the path and precompute its parameters."""
+    in1, in2, out = ctx.input(0), ctx.input(1), ctx.output(0)
+    if in1.dtype != in2.dtype:
+        raise ctx.error(f"input types differ: {in1.describe()} vs {in2.describe()}")
+    if out.dtype != in1.dtype:
+        raise ctx.error(f"output {out.describe()} must have the input type {np.dtype(in1.dtype).name}")
+    act = fused_activation(ctx)
+    shape = broadcast_shape(ctx, in1.shape, in2.shape)
+    ctx.set_output_shape(0, shape)
+    dtype = np.dtype(out.dtype)
+
+    if dtype == np.dtype(np.float32):
+        return OpData("float", shape, dtype, act)
+    if dtype in _QUANTIZED_8BIT or (dtype == np.dtype(np.int16) and out.is_quantized):
+        if dtype == np.dtype(np.int16):
+            return _prepare_int16(ctx, in1, in2, out, act, shape)
+        return OpData("quantized", shape, dtype, act, quantized_add_sub_params(ctx, in1, in2, out, act))
+    if dtype in _PLAIN_INT:
+        return OpData("int", shape, dtype, act)
+    raise ctx.unsupported(supported="float32, int8, uint8, int16, int32, int64")
+
+
+def _prepare_int16(ctx, in1, in2, out, act, shape) -> OpData:
+    """int16: symmetric (zp 0); POT path if ``pot_scale_int16`` and all scales are powers of two.
+
+    TFLM ignores ``pot_scale_int16`` and always takes the general path.
+    """
+    for role, t in (("input 1", in1), ("input 2", in2), ("output", out)):
+        require_per_tensor(ctx, t, role)
+        if int(t.zero_point[0]) != 0:
+            raise ctx.error(f"int16 {role} {t.describe()} must have zero point 0")
+    pot_flag = bool(getattr(ctx.options, "pot_scale_int16", True)) if ctx.options else True
+    if pot_flag and ctx.flavor.name != "tflm":
+        logs = [checked_log2(float(t.scale[0])) for t in (in1, in2, out)]
+        if all(is_pot for is_pot, _ in logs):
+            sh1 = logs[0][1] - logs[2][1]
+            sh2 = logs[1][1] - logs[2][1]
+            if not ((sh1 == 0 or sh2 == 0) and sh1 <= 0 and sh2 <= 0):
+                raise ctx.error(
+                    f"int16 power-of-two ADD needs one input at the output scale and the other "
+                    f"finer; got input shifts {sh1}, {sh2}"
+                )
+            if tuple(in1.shape) != tuple(in2.shape):
+                raise ctx.unsupported(
+                    "int16 power-of-two ADD with broadcasting (TFLite has no broadcasting "
+                    "kernel for this path)"
+                )
+            lo, hi = quantized_activation_range(ctx, act, out)
+            return OpData("int16_pot", shape, np.dtype(np.int16), act, pot=Int16PotParams(sh1, sh2, lo, hi))
+    params = quantized_add_sub_params(ctx, in1, in2, out, act)
+    return OpData("quantized", shape, np.dtype(np.int16), act, params)
+
+
+def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    """Evaluate ADD on the path chosen in :func:`prepare`."""
+    x1, x2 = inputs[0], inputs[1]
+    if data.kind == "float":
+        with np.errstate(over="ignore", invalid="ignore"):  # inf / NaN behave as in C
+            total = x1.astype(np.float32) + x2.astype(np.float32)
+        out = apply_float_activation(total, data.activation)
+    elif data.kind == "quantized":
+        assert data.quantized is not None
+        out = add_sub_quantized(x1, x2, data.quantized, data.output_dtype)
+    elif data.kind == "int16_pot":
+        assert data.pot is not None
+        out = add_int16_pot(x1, x2, data.pot)
+    else:
+        out = wrapping_int_op(x1, x2, data.output_dtype, np.add)
+        out = apply_int_activation(out, data.activation, data.output_dtype)
+    return [np.broadcast_to(out, data.output_shape).astype(data.output_dtype, copy=True)]
+
+
+ADD = Kernel(prepare, invoke)
+
+__all__ = [
+    "ADD",
+    "ACT_NONE",
+    "OpData",
+    "QuantizedAddSubParams",
+    "Int16PotParams",
+    "quantized_add_sub_params",
+    "quantize_multiplier_smaller_than_one",
+    "add_sub_quantized",
+    "add_int16_pot",
+    "checked_log2",
+    "wrapping_int_op",
+]

@@ -1,0 +1,144 @@
+"""MUL: element-wise product of two tensors with NumPy broadcasting (rank <= 6).
+
+Supported: float32; int8 / uint8 (quantized); int16 quantized (zero points 0); int16 /
+int32 / int64 plain integers (wrapping product, activation clamp).
+
+The real multiplier ``s1 * s2 / s_out`` is evaluated in float32 by TFLite (``mul.cc``:
+an all-``float`` expression, widened to double afterwards) and in double by TFLM
+(``mul_common.cc``); ``ctx.flavor.mul_multiplier`` selects which. The two can give
+different Q0.31 multipliers and so different outputs (arithmetic.md §1.2, §2.7).
+
+Mirrors: tensorflow/lite/kernels/mul.cc (Prepare, EvalMul, EvalQuantized),
+internal/reference/integer_ops/mul.h (MulElementwise), micro/kernels/mul_common.cc.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arithmetic import multiply_by_quantized_multiplier, quantize_multiplier
+from ..context import Kernel, OpContext
+from ..flavors import Precision
+from .add import wrapping_int_op
+from .elementwise import (
+    apply_float_activation,
+    apply_int_activation,
+    broadcast_shape,
+    fused_activation,
+    quantized_activation_range,
+    require_per_tensor,
+)
+
+_QUANTIZED_8BIT = (np.dtype(np.int8), np.dtype(np.uint8))
+_PLAIN_INT = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
+
+
+@dataclass(frozen=True)
+class OpData:
+    """What MUL's invoke needs (field names as in TFLite's ``ArithmeticParams``).
+
+    kind : ``"float"``, ``"int"`` (plain wrapping integers) or ``"quantized"``.
+    real_multiplier : ``s1 * s2 / s_out`` as evaluated by the flavour (quantized only).
+    output_multiplier, output_shift : its Q0.31 form, ``real = m * 2**(shift - 31)``.
+    """
+
+    kind: str
+    output_shape: tuple[int, ...]
+    output_dtype: np.dtype
+    activation: int
+    input1_offset: int = 0  # = -zero_point_1
+    input2_offset: int = 0  # = -zero_point_2
+    output_offset: int = 0  # = zero_point_out
+    real_multiplier: float = 0.0
+    output_multiplier: int = 0
+    output_shift: int = 0
+    output_activation_min: int = 0
+    output_activation_max: int = 0
+
+
+def mul_real_multiplier(s1: float, s2: float, s_out: float, precision: Precision) -> float:
+    """``s1 * s2 / s_out``: float32 throughout (TFLite) or double throughout (TFLM)."""
+    if precision is Precision.F32:
+        return float(np.float32(np.float32(s1) * np.float32(s2)) / np.float32(s_out))
+    return float(np.float64(np.float32(s1)) * np.float64(np.float32(s2)) / np.float64(np.float32(s_out)))
+
+
+def prepare(ctx: OpContext) -> OpData:
+    """Validate MUL, pick the path, precompute the multiplier and clamp range."""
+    in1, in2, out = ctx.input(0), ctx.input(1), ctx.output(0)
+    if in1.dtype != in2.dtype:
+        raise ctx.error(f"input types differ: {in1.describe()} vs {in2.describe()}")
+    if out.dtype != in1.dtype:
+        raise ctx.unsupported(
+            f"output {out.describe()} with inputs of type {np.dtype(in1.dtype).name}",
+            supported="same type in and out (the int16 x int16 -> int8 LSTM variant is not implemented)",
+        )
+    act = fused_activation(ctx)
+    shape = broadcast_shape(ctx, in1.shape, in2.shape)
+    ctx.set_output_shape(0, shape)
+    dtype = np.dtype(out.dtype)
+
+    if dtype == np.dtype(np.float32):
+        return OpData("float", shape, dtype, act)
+    if dtype in _QUANTIZED_8BIT or (dtype == np.dtype(np.int16) and out.is_quantized):
+        s1, zp1 = require_per_tensor(ctx, in1, "input 1")
+        s2, zp2 = require_per_tensor(ctx, in2, "input 2")
+        s_out, zp_out = require_per_tensor(ctx, out, "output")
+        if dtype == np.dtype(np.int16) and (zp1, zp2, zp_out) != (0, 0, 0):
+            raise ctx.error(
+                f"int16 MUL needs zero points 0 (got {zp1}, {zp2} -> {zp_out}): "
+                "the int32 product could overflow otherwise"
+            )
+        real = mul_real_multiplier(s1, s2, s_out, ctx.flavor.mul_multiplier)
+        m, shift = quantize_multiplier(real)
+        lo, hi = quantized_activation_range(ctx, act, out)
+        return OpData(
+            "quantized", shape, dtype, act,
+            input1_offset=-zp1, input2_offset=-zp2, output_offset=zp_out,
+            real_multiplier=real, output_multiplier=m, output_shift=shift,
+            output_activation_min=lo, output_activation_max=hi,
+        )  # fmt: skip
+    if dtype in _PLAIN_INT:
+        return OpData("int", shape, dtype, act)
+    raise ctx.unsupported(supported="float32, int8, uint8, int16, int32, int64")
+
+
+def mul_quantized(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
+    """Quantized MUL, broadcasting.
+
+    Arithmetic
+    ----------
+    ::
+
+        prod = (q1 + input1_offset) * (q2 + input2_offset)                 # int32, exact
+        raw  = MBQM_double(prod, output_multiplier, output_shift) + output_offset
+        out  = clamp(raw, output_activation_min, output_activation_max)
+
+    ``MBQM_double``: gemmlowp double rounding (SRDHM half up, then RDBPOT half away
+    from zero); a positive shift multiplies ``prod`` by ``2**shift`` in int32 first.
+    """
+    prod = (q1.astype(np.int64) + d.input1_offset) * (q2.astype(np.int64) + d.input2_offset)
+    raw = multiply_by_quantized_multiplier(prod, d.output_multiplier, d.output_shift)
+    raw = raw + d.output_offset
+    out = np.minimum(np.maximum(raw, d.output_activation_min), d.output_activation_max)
+    return out.astype(d.output_dtype)
+
+
+def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    """Evaluate MUL on the path chosen in :func:`prepare`."""
+    x1, x2 = inputs[0], inputs[1]
+    if data.kind == "float":
+        with np.errstate(over="ignore", invalid="ignore"):  # inf / NaN behave as in C
+            prod = x1.astype(np.float32) * x2.astype(np.float32)
+        out = apply_float_activation(prod, data.activation)
+    elif data.kind == "quantized":
+        out = mul_quantized(x1, x2, data)
+    else:
+        out = wrapping_int_op(x1, x2, data.output_dtype, np.multiply)
+        out = apply_int_activation(out, data.activation, data.output_dtype)
+    return [np.broadcast_to(out, data.output_shape).astype(data.output_dtype, copy=True)]
+
+
+MUL = Kernel(prepare, invoke)
