@@ -15,6 +15,8 @@ Run:  .venv/bin/python compare/dev_check_conv.py [--batch 100] [--seed 0] [--qui
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import os
 import re
 import sys
@@ -30,7 +32,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from refimpl.context import Kernel, OpContext, TensorInfo  # noqa: E402
-from refimpl.flavors import TFLITE_REF  # noqa: E402
+from refimpl.flavors import TFLITE_REF, Requant  # noqa: E402
 from refimpl.kernels import conv_2d, depthwise_conv_2d, pooling  # noqa: E402
 
 KERNELS: dict[str, Kernel] = {
@@ -48,6 +50,8 @@ class Case:
     layer: Callable[[Any], Any]  # keras tensor -> keras tensor
     per_tensor: bool = False
     post: Callable[[Any], Any] | None = None
+    #: edits the converted int8 ModelT in place (scales, weights, options); int8 only
+    surgery: Callable[[Any, np.random.Generator], None] | None = None
 
 
 @dataclass
@@ -123,7 +127,62 @@ def cases(quick: bool) -> list[Case]:
          lambda t: L.AveragePooling2D((5, 4), (3, 2), "same")(t)),
     ]
     out += [Case(n, s, f) for n, s, f in pool_specs]
+    # Rounding ties (acc / 16 = k + 1/2) and fused activations on pools, by model surgery.
+    out += [
+        Case("conv3x3_ties", (9, 9, 4), conv(6, 3), surgery=tie_scales),
+        Case("conv3x3_ties_pertensor", (9, 9, 4), conv(6, 3), True, surgery=tie_scales),
+        Case("dw3x3_ties_dm2", (9, 9, 4), dw(3, dm=2), surgery=tie_scales),
+        Case("maxpool3x3_relu6", (9, 9, 3), pool_specs[1][2], surgery=fuse(3)),
+        Case("maxpool3x3_relu_n1_to_1", (9, 9, 3), pool_specs[1][2], surgery=fuse(2)),
+        Case("avgpool3x3_relu", (9, 9, 3), pool_specs[4][2], surgery=fuse(1)),
+        Case("avgpool3x3_relu6", (9, 9, 3), pool_specs[4][2], surgery=fuse(3)),
+    ]
     return out
+
+
+def _window_op(m):
+    sg = m.subgraphs[0]
+    ops = [op for op in sg.operators
+           if max(m.operatorCodes[op.opcodeIndex].builtinCode,
+                  m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode) in (1, 3, 4, 17)]
+    assert len(ops) == 1
+    return sg, ops[0]
+
+
+def tie_scales(m, rng: np.random.Generator) -> None:
+    """Make S_in * S_w / S_out = 2**-4 exactly, with small weights: acc / 16 hits .5 often.
+
+    Separates rounding half away from zero (REF) from half up / half even.
+    """
+    sg, op = _window_op(m)
+    x, w, y = (sg.tensors[i] for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    x.quantization.scale, x.quantization.zeroPoint = [0.5], [3]
+    n = len(w.quantization.scale)
+    w.quantization.scale = [0.125] * n
+    y.quantization.scale, y.quantization.zeroPoint = [1.0], [-1]
+    wbuf = m.buffers[w.buffer]
+    wbuf.data = rng.integers(-2, 3, len(wbuf.data)).astype(np.int8).view(np.uint8)
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = sg.tensors[op.inputs[2]]
+        b.quantization.scale = [0.0625] * n
+        bbuf = m.buffers[b.buffer]
+        bbuf.data = rng.integers(-40, 41, len(bbuf.data) // 4).astype(np.int32).view(np.uint8)
+
+
+def fuse(activation: int) -> Callable[[Any, np.random.Generator], None]:
+    """Set the op's fused activation (pools never get one from the converter)."""
+    def edit(m, rng):
+        _, op = _window_op(m)
+        op.builtinOptions.fusedActivationFunction = activation
+    return edit
+
+
+def repack(m) -> bytes:
+    import flatbuffers
+
+    b = flatbuffers.Builder(0)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
 
 
 def build(case: Case):
@@ -136,7 +195,32 @@ def build(case: Case):
     return keras.Model(inp, y)
 
 
+@contextlib.contextmanager
+def _silenced():
+    """Silence the converter's chatter (Python and C++ writes to fds 1 and 2)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 1)
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
 def convert(model, case: Case, quantize: bool, rng: np.random.Generator) -> bytes:
+    with _silenced():
+        return _convert(model, case, quantize, rng)
+
+
+def _convert(model, case: Case, quantize: bool, rng: np.random.Generator) -> bytes:
     import tensorflow as tf
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -170,13 +254,13 @@ def builtin_options(model_bytes: bytes, op_index: int) -> types.SimpleNamespace 
 
 
 def tensor_info(interp, index: int, data: bool) -> TensorInfo:
-    d = interp._get_tensor_details(index, 0) if hasattr(interp, "_get_tensor_details") else None
-    if d is None:
-        d = next(t for t in interp.get_tensor_details() if t["index"] == index)
+    """A TensorInfo from LiteRT's tensor details (with the contents for constants)."""
+    d = next(t for t in interp.get_tensor_details() if t["index"] == index)
     q = d["quantization_parameters"]
     return TensorInfo(
         index=index, name=d["name"], dtype=np.dtype(d["dtype"]), shape=tuple(d["shape"]),
-        scale=np.asarray(q["scales"], np.float32), zero_point=np.asarray(q["zero_points"], np.int64),
+        scale=np.asarray(q["scales"], np.float32),
+        zero_point=np.asarray(q["zero_points"], np.int64),
         quantized_dimension=int(q["quantized_dimension"]),
         data=interp.get_tensor(index) if data else None)
 
@@ -186,6 +270,12 @@ def run_case(case: Case, quantize: bool, batch: int, rng: np.random.Generator,
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     model_bytes = convert(build(case), case, quantize, rng)
+    if case.surgery is not None:
+        from tensorflow.lite.python import schema_py_generated as schema
+
+        m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
+        case.surgery(m, rng)
+        model_bytes = repack(m)
     interp = Interpreter(model_content=model_bytes,
                          experimental_op_resolver_type=OpResolverType.BUILTIN_REF,
                          experimental_preserve_all_tensors=True)
@@ -242,11 +332,22 @@ def run_case(case: Case, quantize: bool, batch: int, rng: np.random.Generator,
     diff = float(np.max(np.abs(ours.astype(np.float64) - theirs.astype(np.float64))))
     t.max_abs = max(t.max_abs, diff)
     status = "exact" if same.all() else f"{same.size - int(same.sum())} differ, max |d| {diff:.3g}"
-    extra = ""
-    if quantize and ops[0]["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-        extra = f" gemm/acc={getattr(data, 'gemm_dtype', getattr(data, 'accumulator_dtype', ''))}"
-        extra = extra.replace("<class 'numpy.", "").replace("'>", "")
-    print(f"  {case.name:32s} {kind:24s} {same.size:8d} elements: {status}{extra}")
+    extra = f" act={getattr(ctx.options, 'fused_activation_function', '-')}"
+    if op["op_name"] == "CONV_2D":
+        extra += f" groups={data.groups} gemm={np.dtype(data.gemm_dtype).name}"
+        extra += f" scales={infos[1].scale.size}" if quantize else ""
+    elif op["op_name"] == "DEPTHWISE_CONV_2D":
+        extra += f" dm={data.depth_multiplier} acc={np.dtype(data.accumulator_dtype).name}"
+        extra += f" scales={infos[1].scale.size}" if quantize else ""
+    if case.surgery is tie_scales:
+        # Control: the same op with variant (D) rounding (half up on the final shift) must
+        # differ from LiteRT on negative ties, or this case does not test rounding at all.
+        neon_ctx = dataclasses.replace(ctx, flavor=dataclasses.replace(
+            TFLITE_REF, name="neon-control", conv_requant=Requant.NEON))
+        neon = kernel.invoke(neon_ctx, kernel.prepare(neon_ctx), arrays)[0]
+        extra += f" [control: NEON rounding differs on {int((neon != theirs).sum())}]"
+    print(f"  {case.name:28s} {kind:26s} {same.size:8d} elements: {status:8s}{extra}",
+          flush=True)
     if not same.all():
         t.notes.append(f"{case.name}: {status}")
 
@@ -265,7 +366,7 @@ def main() -> None:
     tallies: dict[str, Tally] = defaultdict(Tally)
     for case in cases(args.quick):
         run_case(case, True, args.batch, rng, tallies)
-        if not args.no_float and not case.per_tensor:
+        if not args.no_float and not case.per_tensor and case.surgery is None:
             run_case(case, False, args.batch, rng, tallies)
     print("\nSummary (exact elements / total):")
     for kind, t in sorted(tallies.items()):

@@ -4,7 +4,8 @@ TFLM's Python wrapper reports only ``shape``, ``dtype`` and quantization for the
 inputs and outputs, by *position*. LiteRT's API (which refimpl and micro_ref follow)
 speaks of tensors by *index in the subgraph* and gives names and shape signatures. This
 module reads those facts from the flatbuffer with the schema module bundled in the TFLM
-wheel (the schema TFLM itself was built against), without unpacking weight buffers.
+wheel (the schema TFLM itself was built against; LiteRT's copy if TFLM is absent),
+without unpacking weight buffers.
 
 Only subgraph 0 (the entry subgraph, the one TFLM's ``GetTensor(i, 0)`` addresses) is
 described.
@@ -79,6 +80,7 @@ class ModelInfo:
     outputs: tuple[int, ...]
     op_names: tuple[str, ...]  # one per operator of subgraph 0, in execution order
     num_subgraphs: int
+    num_resource_variables: int  # distinct VAR_HANDLE shared names, all subgraphs
     model_bytes: int
 
     @property
@@ -103,6 +105,39 @@ def _op_name(schema, opcode) -> str:
     return _builtin_names(schema).get(code, f"BUILTIN_{code}")
 
 
+def _schema():
+    """The generated schema module: TFLM's own copy, else LiteRT's or TensorFlow's."""
+    try:
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+    except ImportError:
+        try:
+            from ai_edge_litert import schema_py_generated
+        except ImportError:
+            from tensorflow.lite.python import schema_py_generated
+    return schema_py_generated
+
+
+def _count_resource_variables(schema, model) -> int:
+    """Distinct shared names of VAR_HANDLE ops over all subgraphs (TFLM sizes a table)."""
+    names = set()
+    for s in range(model.SubgraphsLength()):
+        sg = model.Subgraphs(s)
+        for j in range(sg.OperatorsLength()):
+            op = sg.Operators(j)
+            opcode = model.OperatorCodes(op.OpcodeIndex())
+            code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())
+            if code != schema.BuiltinOperator.VAR_HANDLE:
+                continue
+            table = op.BuiltinOptions()
+            name = b""
+            if table is not None:
+                opts = schema.VarHandleOptions()
+                opts.Init(table.Bytes, table.Pos)
+                name = opts.SharedName() or b""
+            names.add(name)
+    return len(names)
+
+
 def read_model_info(content: bytes) -> ModelInfo:
     """Parse ``content`` (a .tflite flatbuffer) into a :class:`ModelInfo`.
 
@@ -111,8 +146,7 @@ def read_model_info(content: bytes) -> ModelInfo:
     MicroModelError
         If the bytes are not a readable TFLite model with at least one subgraph.
     """
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-
+    schema = _schema()
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise MicroModelError(
             f"not a TFLite flatbuffer (file identifier {bytes(content[4:8])!r}, expected b'TFL3')"
@@ -169,6 +203,7 @@ def read_model_info(content: bytes) -> ModelInfo:
         inputs = tuple(int(i) for i in sg.InputsAsNumpy()) if not sg.InputsIsNone() else ()
         outputs = tuple(int(i) for i in sg.OutputsAsNumpy()) if not sg.OutputsIsNone() else ()
         num_subgraphs = model.SubgraphsLength()
+        num_resource_variables = _count_resource_variables(schema, model)
     except MicroModelError:
         raise
     except Exception as e:  # flatbuffers raises bare IndexError/struct.error on garbage
@@ -182,5 +217,6 @@ def read_model_info(content: bytes) -> ModelInfo:
         outputs=outputs,
         op_names=tuple(op_names),
         num_subgraphs=num_subgraphs,
+        num_resource_variables=num_resource_variables,
         model_bytes=len(content),
     )

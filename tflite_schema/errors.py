@@ -2,9 +2,9 @@
 
 Every problem with the *bytes* of a model raises a :class:`SchemaError`; nothing
 else escapes :func:`tflite_schema.read_model` for any input (no ``IndexError``,
-``struct.error`` or ``UnicodeDecodeError``). Messages name the table path and the
-field, e.g. ``"Model.subgraphs[0].tensors[3].shape: vector of 2147483647 int32
-runs past the end of the file (size 812)"``.
+``struct.error`` or ``UnicodeDecodeError``). Messages start with the table path and
+the field, e.g. ``"Model.subgraphs[0].tensors[3].shape: vector of 2147483647 int
+(8589934588 bytes) at position 640 runs past the end of the file (size 812)"``.
 
 ``SchemaError`` derives from ``ValueError`` so that callers that only know the
 standard library still catch it; ``refimpl`` wraps it into its own ``ModelError``.

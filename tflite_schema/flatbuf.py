@@ -57,7 +57,7 @@ BUDGET_FACTOR: Final = 4
 BUDGET_SLACK: Final = 1 << 16
 
 
-class Buffer:
+class FlatBuffer:
     """The file bytes plus the bookkeeping shared by all tables read from them."""
 
     __slots__ = ("mv", "size", "budget")
@@ -94,9 +94,6 @@ class Buffer:
                 f"(size {self.size}); offsets must be sharing one structure many times over"
             )
 
-    def table(self, pos: int, path: str) -> Table:
-        return Table(self, pos, path)
-
     def root(self, path: str) -> Table:
         return Table(self, self.u32(0, f"{path} (root offset)"), path)
 
@@ -106,7 +103,7 @@ class Table:
 
     __slots__ = ("buf", "pos", "vt", "vt_size", "size", "path")
 
-    def __init__(self, buf: Buffer, pos: int, path: str):
+    def __init__(self, buf: FlatBuffer, pos: int, path: str):
         self.buf, self.pos, self.path = buf, pos, path
         buf.need(pos, 4, f"{path}: table start")
         vt = pos - _I32.unpack_from(buf.mv, pos)[0]

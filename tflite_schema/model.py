@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .enums import BuiltinOperator, TensorType
-from .errors import CorruptError, UnsupportedTypeError
+from .errors import CorruptError, SchemaError, UnsupportedTypeError
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +68,8 @@ class Tensor:
     ``shape`` is the static shape (unknown dimensions stored as 1 by converters);
     ``shape_signature`` has -1 for unknown dimensions, None when absent.
     ``quantization`` is None when the file has no parameters or no scale.
+    ``external_buffer`` (newest schema, slot 10) is non-zero when the constant data
+    lives in a separate weights file (``Model.external_buffers``, not decoded here).
     """
 
     index: int
@@ -80,6 +82,7 @@ class Tensor:
     is_variable: bool = False
     has_sparsity: bool = False
     has_rank: bool = False
+    external_buffer: int = 0
 
 
 @dataclass(frozen=True)
@@ -231,12 +234,17 @@ class Model:
             :meth:`buffer_data` instead.
         CorruptError
             The buffer size is not ``prod(shape) * itemsize``.
+        SchemaError
+            The data lives in an external weights file (``external_buffer``).
         """
         tensor = self.subgraphs[subgraph_index].tensors[tensor_index]
         raw = self.buffer_data(tensor.buffer)
-        if len(raw) == 0:
-            return None
         where = f"subgraph {subgraph_index} tensor {tensor_index} '{tensor.name}'"
+        if len(raw) == 0:
+            if tensor.external_buffer:
+                raise SchemaError(f"{where}: data is in external buffer "
+                                  f"{tensor.external_buffer}, which is not supported")
+            return None
         if not tensor.type.has_numpy_dtype:
             raise UnsupportedTypeError(
                 f"{where}: constant data of type {tensor.type.name} cannot be decoded; "

@@ -29,8 +29,7 @@ import numpy as np
 
 from .enums import TensorType
 from .errors import CorruptError, SchemaError, TruncatedError
-from .flatbuf import Buffer as _Bytes
-from .flatbuf import Table
+from .flatbuf import FlatBuffer, Table
 from .model import (Buffer, Metadata, Model, Operator, OperatorCode, QuantizationParameters,
                     SignatureDef, SignatureTensor, SubGraph, Tensor)
 from .options import OPTIONS2_BY_TYPE, OPTIONS_BY_TYPE, decode_options
@@ -66,7 +65,7 @@ def read_model(data: bytes | bytearray | memoryview, *,
     if require_identifier and ident != FILE_IDENTIFIER:
         raise CorruptError(f"file identifier is {ident!r}, expected {FILE_IDENTIFIER!r} "
                            "(not a .tflite file?)")
-    return _read_model(_Bytes(mv))
+    return _read_model(FlatBuffer(mv))
 
 
 def load_model(path: str | os.PathLike[str], *, require_identifier: bool = True) -> Model:
@@ -78,7 +77,7 @@ def load_model(path: str | os.PathLike[str], *, require_identifier: bool = True)
 # -- tables ---------------------------------------------------------------------------
 
 
-def _read_model(buf: _Bytes) -> Model:
+def _read_model(buf: FlatBuffer) -> Model:
     root = buf.root("Model")
     version = root.scalar(0, "uint", 0, "version")
     if version != SCHEMA_VERSION:
@@ -181,6 +180,7 @@ def _tensor(t: Table, index: int, n_buffers: int) -> Tensor:
         is_variable=t.scalar(5, "bool", False, "is_variable"),
         has_sparsity=t.has(6),
         has_rank=t.scalar(8, "bool", False, "has_rank"),
+        external_buffer=t.scalar(10, "uint", 0, "external_buffer"),
     )
 
 

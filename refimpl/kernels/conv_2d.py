@@ -27,10 +27,14 @@ gathered by a strided view (im2col), and the whole convolution is one GEMM
 when ``255 * max_oc sum|w[oc]|`` < 2**24 (every partial sum is an exactly representable
 integer whatever the summation order; ``arithmetic.gemm_float_dtype``), else float64.
 
-Float32: the same GEMM in float64, rounded once to float32, then ``+ bias`` in float32
-and the clamp. LiteRT's reference kernel sums float32 products one tap at a time, so
-results differ from it in the last bits (compare with a tolerance). ``_reference_loop_float``
-keeps the upstream float32 order.
+Float32: LiteRT's reference kernel sums rounded float32 products one by one in the order
+``fy, fx, ic`` (``total += x * w``), then computes ``total + bias`` and the clamp. A GEMM
+would sum in another order and differ in the last bits, so the float path keeps that
+order: im2col in chunks small enough to stay in cache, then ``K = KH*KW*D`` vectorised
+steps ``acc += col[k] * w[k]`` over all pixels and output channels of the chunk. Padding
+taps add ``0 * w = ±0``, which leaves every partial sum unchanged (a sum that starts at
++0.0 never becomes -0.0), so results are bit-identical to LiteRT's reference kernel
+(finite weights assumed: ``0 * inf`` would be NaN where the C loop skips the tap).
 
 Mirrors: tflite/kernels/conv.cc (Prepare, reference path),
 kernels/internal/reference/integer_ops/conv.h ``ConvPerChannel``,
@@ -155,7 +159,8 @@ class OpData:
     filters_per_group : int
         ``C_out / groups``.
     gemm_dtype : type
-        ``np.float32`` / ``np.float64`` (exact for int8, see module doc) / ``np.int64``.
+        int8: ``np.float32`` / ``np.float64`` (provably exact, see module doc) or
+        ``np.int64``; float32 input: ``np.float32`` (ordered accumulation).
     quant : ConvQuantization or None
         None for float32.
     float_activation_min, float_activation_max : np.float32
@@ -172,6 +177,11 @@ class OpData:
 
 
 def prepare(ctx: OpContext) -> OpData:
+    """Validate shapes, dtypes, quantization and options; precompute the :class:`OpData`.
+
+    The bias (input 2) may be absent (TFLM accepts that; LiteRT's Prepare insists on
+    three inputs, and the converter always writes a bias).
+    """
     ctx.require(len(ctx.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(ctx.inputs)}")
     ctx.require(len(ctx.outputs) == 1, f"expected 1 output, got {len(ctx.outputs)}")
     input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
@@ -196,7 +206,7 @@ def prepare(ctx: OpContext) -> OpData:
     if dtypes == (np.dtype(np.float32),) * 3:
         if bias is not None and np.dtype(bias.dtype) != np.float32:
             raise ctx.unsupported(f"bias dtype {np.dtype(bias.dtype).name} with float32 input")
-        quant, gemm_dtype = None, np.float64
+        quant, gemm_dtype = None, np.float32
     elif dtypes == (np.dtype(np.int8),) * 3:
         quant = prepare_conv_quantization(ctx, input, filter, bias, output, channels_out,
                                           quantized_dimension=0, activation=activation)
@@ -213,6 +223,12 @@ def prepare(ctx: OpContext) -> OpData:
     return OpData(window, groups, channels_out // groups, gemm_dtype, quant, lo, hi)
 
 
+#: im2col chunk budgets: int8 GEMM (large blocks suit BLAS) and the float32 ordered
+#: accumulation (the accumulator and the columns should stay in cache).
+_GEMM_CHUNK_BYTES = 64 * 2**20
+_FLOAT_CHUNK_BYTES = 4 * 2**20
+
+
 def _weights_matrix(filter: np.ndarray, groups: int, dtype: type) -> np.ndarray:
     """OHWI filter -> ``[G, KH*KW*D, C_out/G]`` (row order fy, fx, ic, as im2col columns)."""
     c_out = filter.shape[0]
@@ -220,35 +236,62 @@ def _weights_matrix(filter: np.ndarray, groups: int, dtype: type) -> np.ndarray:
     return w.transpose(0, 2, 1).astype(dtype)
 
 
-def _convolve(padded: np.ndarray, weights: np.ndarray, data: OpData) -> np.ndarray:
-    """Exact-integer or float64 GEMM of all windows; returns ``[N, OH, OW, C_out]``.
+def _convolve_int(padded: np.ndarray, weights: np.ndarray, data: OpData) -> np.ndarray:
+    """Exact integer convolution as one GEMM per group; int64 ``[N, OH, OW, C_out]``.
 
-    ``padded`` is the offset-corrected, padded input in ``data.gemm_dtype``.
+    ``padded``: offset-corrected, padded input in ``data.gemm_dtype``;
+    ``weights``: :func:`_weights_matrix` in the same dtype.
     """
     win, groups = data.window, data.groups
     n, c = padded.shape[0], padded.shape[3]
     d = c // groups
     k = win.filter_h * win.filter_w * d
     c_out = groups * data.filters_per_group
-    acc_dtype = np.float64 if data.quant is None else np.int64
-    acc = np.empty((n, win.out_h, win.out_w, c_out), dtype=acc_dtype)
-    itemsize = np.dtype(data.gemm_dtype).itemsize
-    for b, rows in batch_chunks(n, win.out_h, win.out_w * k * groups * itemsize):
+    acc = np.empty((n, win.out_h, win.out_w, c_out), dtype=np.int64)
+    row_bytes = win.out_w * k * groups * np.dtype(data.gemm_dtype).itemsize
+    for b, rows in batch_chunks(n, win.out_h, row_bytes, _GEMM_CHUNK_BYTES):
         view = window_view(padded[b], win, rows)  # [n', oh', ow', KH, KW, C]
         nb, oh, ow = view.shape[:3]
         m = nb * oh * ow
         # split C into (G, D), bring the group axis first: [G, n', oh', ow', KH, KW, D]
         view = view.reshape(nb, oh, ow, win.filter_h, win.filter_w, groups, d)
         cols = view.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, m, k)  # im2col copy
-        if data.quant is None:
-            out = np.matmul(cols, weights)  # float64
-        else:
-            out = ar.exact_matmul(cols, weights, data.gemm_dtype)  # [G, m, Og] int64
+        out = ar.exact_matmul(cols, weights, data.gemm_dtype)  # [G, m, Og]
         acc[b, rows] = out.transpose(1, 0, 2).reshape(nb, oh, ow, c_out)
     return acc
 
 
+def _convolve_float(padded: F32Array, filter: F32Array, data: OpData) -> F32Array:
+    """float32 convolution summed in the upstream order ``fy, fx, ic``; ``[N, OH, OW, C_out]``.
+
+    ``padded``: input padded with 0.0. Each step ``acc += col[k] * w[k]`` rounds the
+    product and the sum to float32, like ``total += x * w`` in C.
+    """
+    win, groups, og = data.window, data.groups, data.filters_per_group
+    n, c = padded.shape[0], padded.shape[3]
+    d = c // groups
+    k = win.filter_h * win.filter_w * d
+    weights = _weights_matrix(filter, groups, np.float32)  # [G, K, Og]
+    out = np.empty((n, win.out_h, win.out_w, groups * og), np.float32)
+    row_bytes = win.out_w * (k + 2 * og) * 4
+    for b, rows in batch_chunks(n, win.out_h, row_bytes, _FLOAT_CHUNK_BYTES):
+        view = window_view(padded[b], win, rows)  # [n', oh', ow', KH, KW, C]
+        nb, oh, ow = view.shape[:3]
+        m = nb * oh * ow
+        for g in range(groups):
+            group_view = view[..., g * d:(g + 1) * d]
+            cols_t = np.ascontiguousarray(group_view.transpose(3, 4, 5, 0, 1, 2)).reshape(k, m)
+            acc = np.zeros((m, og), np.float32)
+            product = np.empty_like(acc)
+            for tap in range(k):
+                np.multiply(cols_t[tap][:, None], weights[g, tap], out=product)
+                acc += product
+            out[b, rows, :, g * og:(g + 1) * og] = acc.reshape(nb, oh, ow, og)
+    return out
+
+
 def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    """``[input, filter, bias or None]`` -> ``[output]`` (int8 or float32, NHWC)."""
     x, filter = inputs[0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
     win = data.window
@@ -261,7 +304,7 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     # Pad with zp_in, then subtract it everywhere: padding taps become exact zeros.
     padded = pad_input(x, win, -q.input_offset, dtype=data.gemm_dtype)
     padded += q.input_offset
-    acc = _convolve(padded, _weights_matrix(filter, data.groups, data.gemm_dtype), data)
+    acc = _convolve_int(padded, _weights_matrix(filter, data.groups, data.gemm_dtype), data)
     if bias is not None:
         acc += bias.astype(np.int64)
     return [output_stage(acc, q)]
@@ -272,11 +315,9 @@ def _invoke_float(x: F32Array, filter: F32Array, bias: F32Array | None,
     win = data.window
     if win.is_empty:
         return np.zeros((x.shape[0], win.out_h, win.out_w, filter.shape[0]), np.float32)
-    padded = pad_input(x, win, 0.0, dtype=np.float64)
-    acc = _convolve(padded, _weights_matrix(filter, data.groups, np.float64), data)
-    y = acc.astype(np.float32)  # one rounding of the float64 sum
+    y = _convolve_float(pad_input(x, win, 0.0, dtype=np.float32), filter, data)
     if bias is not None:
-        y += bias.astype(np.float32)  # float32 addition, as in the C kernel
+        y += bias.astype(np.float32)  # total + bias, float32
     return clamp_float(y, data.float_activation_min, data.float_activation_max)
 
 

@@ -22,8 +22,9 @@ Arithmetic (int8, LiteRT reference ``DepthwiseConvPerChannel`` and TFLM)
 
 Vectorisation: one NumPy multiply-add per filter tap (``KH*KW`` iterations), each over
 all batches, pixels and channels, on the input padded with ``zp_in`` (an out-of-image
-tap then adds exactly 0). Integer sums are exact (int32 when the bound
-``255 * max_oc sum|w| + max|bias|`` fits, else int64).
+tap then adds exactly 0). The tap sums are exact (int32 when the bound
+``255 * max_oc sum|w|`` fits, else int64); the bias is added in int64 and the total
+wrapped to int32 as C's accumulator would.
 
 Float32: the same tap loop accumulates float32 products in the upstream order
 (``total += x * w`` over ``fy`` then ``fx``, then ``total + bias``), so float results are
@@ -63,8 +64,8 @@ class OpData:
     depth_multiplier : int
         ``C_out / C_in``.
     accumulator_dtype : type
-        ``np.int32`` when the integer sum provably fits, else ``np.int64``
-        (int8); ``np.float32`` for float.
+        Tap-sum dtype: ``np.int32`` when ``255 * max_oc sum|w|`` < 2**31, else
+        ``np.int64`` (int8); ``np.float32`` for float.
     quant : ConvQuantization or None
         None for float32.
     float_activation_min, float_activation_max : np.float32
@@ -79,6 +80,7 @@ class OpData:
 
 
 def prepare(ctx: OpContext) -> OpData:
+    """Validate shapes, dtypes, quantization and options; precompute the :class:`OpData`."""
     ctx.require(len(ctx.inputs) in (2, 3), f"expected 2 or 3 inputs, got {len(ctx.inputs)}")
     ctx.require(len(ctx.outputs) == 1, f"expected 1 output, got {len(ctx.outputs)}")
     input, filter, output = ctx.input(0), ctx.input(1), ctx.output(0)
@@ -109,8 +111,6 @@ def prepare(ctx: OpContext) -> OpData:
             bound = 255 * int(colsum.max())
         else:
             bound = 255 * 128 * filter_h * filter_w
-        if bias is not None:
-            bound += 2**31 if bias.data is None else int(np.abs(bias.data.astype(np.int64)).max())
         acc_dtype = np.int32 if bound < 2**31 else np.int64
     else:
         raise ctx.unsupported(supported="float32, or int8 input/output with int8 filter")
@@ -135,6 +135,7 @@ def _accumulate(padded: np.ndarray, filter: np.ndarray, data: OpData) -> np.ndar
 
 
 def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    """``[input, filter, bias or None]`` -> ``[output]`` (int8 or float32, NHWC)."""
     x, filter = inputs[0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
     win = data.window

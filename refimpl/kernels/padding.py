@@ -46,23 +46,21 @@ def c_div(a: int, b: int) -> int:
 
 def compute_out_size(padding: int, in_size: int, filter_size: int, stride: int,
                      dilation: int) -> int:
-    """Output length of a window op along one axis.
+    """Output length of a window op along one axis, *before* the validity check.
 
     ::
 
         eff   = (filter - 1) * dilation + 1
         SAME  : out = (in + stride - 1) / stride        (C division)
-        VALID : out = (in + stride - eff) / stride      (C division: truncates)
+        VALID : out = (in + stride - eff) / stride      (C division: truncates toward 0)
 
-    A VALID window longer than the input gives a non-positive numerator; LiteRT then
-    reports 0 (both spatial sizes) and the op produces an empty tensor; the same here.
+    A VALID window longer than the input can give a negative value; LiteRT treats that
+    as a failed computation (see :func:`make_window`).
     """
     eff = (filter_size - 1) * dilation + 1
     if padding == PADDING_SAME:
-        out = c_div(in_size + stride - 1, stride)
-    else:
-        out = c_div(in_size + stride - eff, stride)
-    return max(out, 0)
+        return c_div(in_size + stride - 1, stride)
+    return c_div(in_size + stride - eff, stride)
 
 
 def compute_padding_with_offset(stride: int, dilation: int, in_size: int, filter_size: int,
@@ -148,9 +146,18 @@ def make_window(padding: int, in_h: int, in_w: int, filter_h: int, filter_w: int
     """Output size and padding of a window op (``ComputePaddingHeightWidth``).
 
     Arguments must already be validated (strides, dilations, filter sizes >= 1).
+
+    A negative output size (VALID, window longer than the input) is not an error in
+    LiteRT: ``ComputePaddingHeightWidth`` stops at the first failing axis (width is
+    computed first) and leaves the sizes not yet computed at 0, so the op yields an
+    empty tensor: width fails -> ``0 x 0``; height fails -> ``0 x out_w``. Mirrored here.
     """
-    out_h = compute_out_size(padding, in_h, filter_h, stride_h, dilation_h)
     out_w = compute_out_size(padding, in_w, filter_w, stride_w, dilation_w)
+    out_h = compute_out_size(padding, in_h, filter_h, stride_h, dilation_h)
+    if out_w < 0 or out_h < 0:
+        out_h, out_w = 0, (0 if out_w < 0 else out_w)
+        return Window2D(in_h, in_w, filter_h, filter_w, stride_h, stride_w, dilation_h,
+                        dilation_w, out_h, out_w, Padding2D(0, 0))
     pad_h, off_h = compute_padding_with_offset(stride_h, dilation_h, in_h, filter_h, out_h)
     pad_w, off_w = compute_padding_with_offset(stride_w, dilation_w, in_w, filter_w, out_w)
     return Window2D(in_h, in_w, filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w,

@@ -82,6 +82,7 @@ class OpData:
 
 
 def prepare(ctx: OpContext) -> OpData:
+    """Shared by both pools: validate, compute the window, clamps and divisors."""
     ctx.require(len(ctx.inputs) == 1, f"expected 1 input, got {len(ctx.inputs)}")
     ctx.require(len(ctx.outputs) == 1, f"expected 1 output, got {len(ctx.outputs)}")
     input, output = ctx.input(0), ctx.output(0)
@@ -124,6 +125,7 @@ def _c_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def invoke_max(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    """MAX_POOL_2D: ``[input]`` -> ``[output]``."""
     x = inputs[0]
     win = data.window
     out_shape = (x.shape[0], win.out_h, win.out_w, x.shape[3])
@@ -155,6 +157,7 @@ def _divide_round_half_away(acc: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def invoke_average(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    """AVERAGE_POOL_2D: ``[input]`` -> ``[output]``."""
     x = inputs[0]
     win = data.window
     out_shape = (x.shape[0], win.out_h, win.out_w, x.shape[3])

@@ -1,0 +1,162 @@
+"""LOGISTIC (sigmoid), elementwise: float32, and int8 / uint8 quantized.
+
+Two different int8 algorithms, chosen by the flavour (arithmetic.md §2.9):
+
+* LiteRT (``tflite-ref``): a 256-entry table built in Prepare with float32
+  ``1.0f / (1.0f + expf(-x))`` (``LUTPopulate`` in tflite/kernels/activations.cc
+  ``SigmoidPrepare``), then a lookup. int8 and uint8.
+* TFLM (``tflm``): gemmlowp fixed point, ``reference_integer_ops::Logistic``
+  (tensorflow/lite/kernels/internal/reference/integer_ops/logistic.h), int8 only.
+
+Output quantization: the runtimes check different things, and refimpl checks exactly
+what each checks. LiteRT requires the output scale to equal 1/256 (any zero point: the
+table honours it). TFLM requires the output zero point -128 and ignores the scale (its
+arithmetic writes codes meaning ``(q + 128) / 256`` whatever the tensor says).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import fixedpoint as fp
+from ..arithmetic import multiply_by_quantized_multiplier, rounding_divide_by_pot
+from ..context import Kernel, OpContext
+from ..flavors import TFLM
+
+#: Integer bits of the rescaled input of the fixed-point path (Q4.27).
+INPUT_INTEGER_BITS = 4
+#: Float path: inputs above this give exactly 1, below the lower cutoff exp(x).
+CUTOFF_UPPER = np.float32(16.619047164916992188)
+CUTOFF_LOWER = np.float32(-9.0)
+
+
+@dataclass(frozen=True)
+class OpData:
+    """Precomputed parameters.
+
+    Attributes
+    ----------
+    kind : str
+        ``"float"``, ``"lut"`` (LiteRT int8/uint8) or ``"fixed_point"`` (TFLM int8).
+    lut : ndarray of int64, shape (256,) or None
+        Output code for input code ``q`` at index ``q - qmin``.
+    input_zero_point : int
+    input_multiplier, input_left_shift : int
+        ``s_in * 2**27 = input_multiplier * 2**(input_left_shift - 31)``.
+    input_range_radius : int
+        Inputs with ``|q - zp| >= radius`` saturate to -128 / 127.
+    """
+
+    kind: str
+    lut: np.ndarray | None = None
+    input_zero_point: int = 0
+    input_multiplier: int = 0
+    input_left_shift: int = 0
+    input_range_radius: int = 0
+
+
+def prepare(ctx: OpContext) -> OpData:
+    """Validate and precompute (the LUT, or the fixed-point input rescaling).
+
+    Mirrors: ``SigmoidPrepare<kReference>`` (tflite/kernels/activations.cc) and
+    ``CalculateArithmeticOpDataLogistic`` (tensorflow/lite/micro/kernels/logistic_common.cc).
+    """
+    x = ctx.input(0)
+    out = ctx.output(0)
+    ctx.set_output_shape(0, x.shape)
+    in_dtype, out_dtype = np.dtype(x.dtype), np.dtype(out.dtype)
+    if in_dtype != out_dtype:
+        raise ctx.unsupported(f"input {in_dtype.name} but output {out_dtype.name}")
+    if in_dtype == np.float32:
+        return OpData(kind="float")
+    tflm = ctx.flavor.name == TFLM.name
+    allowed = (np.int8,) if tflm else (np.int8, np.uint8)
+    if in_dtype not in [np.dtype(t) for t in allowed]:
+        raise ctx.unsupported(supported="float32, " + ", ".join(np.dtype(t).name for t in allowed))
+    for t in (x, out):
+        ctx.require(t.is_quantized and not t.is_per_channel,
+                    f"tensor {t.describe()} needs per-tensor quantization")
+    s_in, zp_in = float(x.scale[0]), int(x.zero_point[0])
+    s_out, zp_out = float(out.scale[0]), int(out.zero_point[0])
+
+    if tflm:
+        ctx.require(zp_out == -128, f"int8 output zero point must be -128, got {zp_out}")
+        try:
+            multiplier, shift, radius = fp.activation_input_rescaling(s_in, INPUT_INTEGER_BITS)
+        except ValueError:
+            raise ctx.unsupported(
+                f"input scale {s_in!r} < 2**-28 gives TFLM a negative input shift "
+                "(undefined behaviour upstream)"
+            ) from None
+        return OpData(kind="fixed_point", input_zero_point=zp_in, input_multiplier=multiplier,
+                      input_left_shift=shift, input_range_radius=radius)
+
+    # LiteRT: `output->params.scale == 1. / 256` (float promoted to double, exact compare).
+    ctx.require(s_out == 1.0 / 256, f"output scale must be exactly 1/256, got {s_out!r}")
+    lut = fp.lut_populate_int8(s_in, zp_in, s_out, zp_out, fp.sigmoidf, in_dtype)
+    return OpData(kind="lut", lut=lut)
+
+
+def logistic_float(x: np.ndarray) -> np.ndarray:
+    """float32 sigmoid as LiteRT's and TFLM's reference kernel computes it.
+
+    ::
+
+        x > 16.619047164916992188f : 1.0f
+        x < -9.0f                  : expf(x)
+        otherwise                  : 1.0f / (1.0f + expf(-x))      (float32 steps)
+
+    Tolerance: bit-exact except where refimpl's correctly rounded ``expf`` and glibc's
+    differ (1 ulp on ~0.06% of arguments), giving at most ~1 ulp in the result.
+    """
+    x = np.asarray(x, np.float32)
+    mid = fp.sigmoidf(x)
+    low = fp.expf(x)
+    return np.where(x > CUTOFF_UPPER, np.float32(1), np.where(x < CUTOFF_LOWER, low, mid)).astype(
+        np.float32
+    )
+
+
+def logistic_fixed_point(q: np.ndarray, data: OpData) -> np.ndarray:
+    """TFLM int8 logistic on int64 codes; returns int64 codes in [-128, 127].
+
+    ::
+
+        d = q - zp_in
+        d <= -radius: -128 ;  d >= radius: 127
+        else: z = MBQM_double(d, input_multiplier, input_left_shift)     # Q4.27
+              y = gemmlowp logistic(z)                                  # Q0.31
+              out = clamp(RDBPOT(y, 23) - 128, -128, 127)                # Q0.31 -> 1/256
+    """
+    d = np.asarray(q, np.int64) - data.input_zero_point
+    z = multiply_by_quantized_multiplier(d, data.input_multiplier, data.input_left_shift)
+    y = fp.logistic(z, INPUT_INTEGER_BITS)
+    mid = np.clip(rounding_divide_by_pot(y, 31 - 8) - 128, -128, 127)
+    radius = data.input_range_radius
+    return np.where(d <= -radius, -128, np.where(d >= radius, 127, mid))
+
+
+def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    """Elementwise sigmoid of ``inputs[0]`` (any shape).
+
+    Arithmetic: float -> :func:`logistic_float`; LiteRT int8/uint8 ->
+    ``out = lut[q - qmin]`` (table of :func:`~refimpl.fixedpoint.lut_populate_int8`);
+    TFLM int8 -> :func:`logistic_fixed_point`.
+
+    Mirrors: ``reference_ops::Logistic`` (reference/logistic.h),
+    ``optimized_integer_ops::LookupTable``, ``reference_integer_ops::Logistic``.
+    """
+    x = inputs[0]
+    out_dtype = ctx.output(0).dtype
+    if data.kind == "float":
+        return [logistic_float(x)]
+    if data.kind == "lut":
+        assert data.lut is not None
+        qmin = np.iinfo(x.dtype).min
+        return [data.lut[np.asarray(x, np.int64) - qmin].astype(out_dtype)]
+    return [logistic_fixed_point(x, data).astype(out_dtype)]
+
+
+LOGISTIC = Kernel(prepare, invoke)

@@ -1,0 +1,226 @@
+"""MEAN and SUM over constant axes: float32, and int8 / uint8 / int16 quantized.
+
+Inputs: ``input`` (any rank) and ``axis`` (a constant int32 tensor; negative axes count
+from the end; duplicates are ignored). ``keep_dims`` (ReducerOptions) keeps the reduced
+axes with size 1; otherwise they are removed.
+
+Quantized arithmetic (arithmetic.md §2.10), identical in LiteRT's reference kernel and
+TFLM for MEAN: the integer sum of the raw codes is rescaled by a multiplier that is
+pre-divided by the element count. There is no separate "same scale" fast path in
+either runtime's reference code (LiteRT's optimized-only ``keep_dims`` H,W path is not
+reproduced: it is not used by ``BUILTIN_REF``).
+
+SUM differs between the runtimes: LiteRT's reference SUM hands int8 data to the
+routine as *uint8* (``GetTensorData<uint8_t>`` in ``QuantizedMeanOrSum<T, kReference>``,
+tflite/kernels/reduce.cc), so int8 codes are summed as ``q mod 256`` and the result is
+clamped to [0, 255] and stored as that byte. refimpl reproduces this for the
+``tflite-ref`` flavour; TFLM (``tflm``) treats int8 as int8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..arithmetic import multiply_by_quantized_multiplier, qrange, quantize_multiplier, wrap32
+from ..context import Kernel, OpContext
+from ..flavors import TFLM
+
+
+@dataclass(frozen=True)
+class OpData:
+    """Precomputed parameters.
+
+    Attributes
+    ----------
+    kind : str
+        ``"float"`` or ``"quantized"``.
+    compute_sum : bool
+        SUM (True) or MEAN (False).
+    axes : tuple of int
+        Resolved reduced axes, ascending, no duplicates.
+    keep_dims : bool
+    num_elements : int
+        Number of input elements per output (product of the reduced dimensions).
+    input_zero_point, output_zero_point : int
+    output_multiplier, output_shift : int
+        MEAN: ``s_in/s_out`` as Q0.31 and shift, already divided by ``num_elements``;
+        SUM: ``s_in/s_out`` itself. ``shift > 0`` is a left shift.
+    compute_dtype : numpy dtype
+        Integer type the runtime computes in (uint8 for LiteRT's int8 SUM, see above).
+    empty_fill : float
+        Value written when the input has no elements (LiteRT: NaN cast to the type,
+        i.e. 0 for integers; TFLM: 0).
+    """
+
+    kind: str
+    compute_sum: bool
+    axes: tuple[int, ...]
+    keep_dims: bool
+    num_elements: int
+    input_zero_point: int = 0
+    output_zero_point: int = 0
+    output_multiplier: int = 0
+    output_shift: int = 0
+    compute_dtype: np.dtype = np.dtype(np.int8)
+    empty_fill: float = 0.0
+
+
+def resolve_axes(ctx: OpContext, rank: int) -> tuple[int, ...]:
+    """Axes from the constant second input: wrap negatives, check range, drop duplicates.
+
+    Mirrors: ``ResolveAxis`` (reference/reduce.h) / ``ResolveAxisForShape`` (reduce.cc).
+    """
+    axis = ctx.input(1)
+    if axis.data is None:
+        raise ctx.unsupported("the axis input must be a constant tensor")
+    if np.dtype(axis.dtype) != np.int32:
+        raise ctx.error(f"axis tensor {axis.describe()} must be int32")
+    if rank == 0:
+        return ()
+    resolved: list[int] = []
+    for a in np.asarray(axis.data).reshape(-1).tolist():
+        current = a + rank if a < 0 else a
+        ctx.require(0 <= current < rank, f"axis {a} is out of range for rank {rank}")
+        if current not in resolved:
+            resolved.append(current)
+    return tuple(sorted(resolved))
+
+
+def _prepare(ctx: OpContext, compute_sum: bool) -> OpData:
+    """Shared Prepare of MEAN and SUM (see :func:`prepare_mean`)."""
+    x = ctx.input(0)
+    out = ctx.output(0)
+    tflm = ctx.flavor.name == TFLM.name
+    rank = len(x.shape)
+    axes = resolve_axes(ctx, rank)
+    keep_dims = bool(ctx.options.keep_dims) if ctx.options is not None else False
+    if keep_dims:
+        out_shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+    else:
+        out_shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    ctx.set_output_shape(0, out_shape)
+    num_elements = int(np.prod([x.shape[i] for i in axes], dtype=np.int64))
+
+    in_dtype, out_dtype = np.dtype(x.dtype), np.dtype(out.dtype)
+    if in_dtype != out_dtype:
+        raise ctx.unsupported(f"input {in_dtype.name} but output {out_dtype.name}")
+    if in_dtype == np.float32:
+        return OpData(kind="float", compute_sum=compute_sum, axes=axes, keep_dims=keep_dims,
+                      num_elements=num_elements,
+                      empty_fill=0.0 if (tflm or compute_sum) else float("nan"))
+    allowed = [np.dtype(np.int8), np.dtype(np.int16)]
+    if not tflm:
+        allowed.append(np.dtype(np.uint8))
+    if in_dtype not in allowed:
+        raise ctx.unsupported(supported="float32, " + ", ".join(d.name for d in allowed))
+    for t in (x, out):
+        ctx.require(t.is_quantized and not t.is_per_channel,
+                    f"tensor {t.describe()} needs per-tensor quantization")
+    zp_in, zp_out = int(x.zero_point[0]), int(out.zero_point[0])
+    if in_dtype == np.int16:
+        ctx.require(zp_in == 0 and zp_out == 0, "int16 input and output zero points must be 0")
+    # Real multiplier in double from the float32 scales.
+    m0, s0 = quantize_multiplier(float(np.float32(x.scale[0])) / float(np.float32(out.scale[0])))
+    multiplier, shift = m0, s0
+    if not compute_sum and num_elements > 0:
+        # Fold 1/n into the multiplier: k = min(floor(log2 n), 32, 31 + s0) extra bits.
+        k = min(num_elements.bit_length() - 1, 32, 31 + s0)
+        multiplier = (m0 << k) // num_elements  # C int64 division; both operands >= 0
+        shift = s0 - k
+    compute_dtype = in_dtype
+    if compute_sum and in_dtype == np.int8 and not tflm:
+        compute_dtype = np.dtype(np.uint8)  # LiteRT reference SUM reads int8 as uint8
+    return OpData(kind="quantized", compute_sum=compute_sum, axes=axes, keep_dims=keep_dims,
+                  num_elements=num_elements, input_zero_point=zp_in, output_zero_point=zp_out,
+                  output_multiplier=multiplier, output_shift=shift, compute_dtype=compute_dtype)
+
+
+def prepare_mean(ctx: OpContext) -> OpData:
+    """Validate, resolve axes, set the output shape, fold ``1/n`` into the multiplier.
+
+    Arithmetic (double precision as upstream)::
+
+        m0, s0 = QuantizeMultiplier(f64(s_in) / f64(s_out))
+        n = product of the reduced dimensions
+        k = min(floor(log2 n), 32, 31 + s0)
+        output_multiplier = (m0 << k) // n        # int64, truncating (operands >= 0)
+        output_shift = s0 - k
+
+    Mirrors: ``PrepareMeanOrSum`` (tflite/kernels/reduce.cc), ``PrepareMeanOrSumHelper``
+    (tensorflow/lite/micro/kernels/reduce_common.cc), and the multiplier adjustment at
+    the top of ``QuantizedMeanOrSum`` (reference/reduce.h).
+    """
+    return _prepare(ctx, compute_sum=False)
+
+
+def prepare_sum(ctx: OpContext) -> OpData:
+    """As :func:`prepare_mean` without the division by ``n`` (``k = 0``)."""
+    return _prepare(ctx, compute_sum=True)
+
+
+def _rows(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Move the reduced axes last (in ascending order) and flatten them: shape (..., n).
+
+    Within a row the elements then follow the input's row-major order, which is the
+    order in which the reference kernels accumulate.
+    """
+    kept = [i for i in range(x.ndim) if i not in axes]
+    moved = np.transpose(x, kept + list(axes))
+    return moved.reshape(moved.shape[: len(kept)] + (-1,))
+
+
+def _reduce_float(x: np.ndarray, data: OpData) -> np.ndarray:
+    """Sequential float32 sum (left to right from +0.0f), then ``/ float(n)`` for MEAN.
+
+    ``np.add.accumulate`` is strictly sequential (``np.sum`` is pairwise), so this is
+    bit-exact with the runtimes' loops.
+    """
+    rows = _rows(np.asarray(x, np.float32), data.axes)
+    total = np.add.accumulate(rows, axis=-1, dtype=np.float32)[..., -1]
+    total = (total + np.float32(0)).astype(np.float32)  # the C accumulator starts at +0.0f
+    if data.compute_sum:
+        return total
+    return (total / np.float32(data.num_elements)).astype(np.float32)
+
+
+def _reduce_quantized(x: np.ndarray, data: OpData) -> np.ndarray:
+    """Integer path; returns int64 codes of ``data.compute_dtype``."""
+    codes = np.asarray(x).astype(data.compute_dtype).astype(np.int64)  # int8 -> uint8 = mod 256
+    rows = _rows(codes, data.axes)
+    total = wrap32(rows.sum(axis=-1))  # int32 accumulation wraps; order irrelevant
+    shifted = wrap32(total - data.input_zero_point * data.num_elements)
+    lo, hi = qrange(data.compute_dtype)
+    scaled = multiply_by_quantized_multiplier(shifted, data.output_multiplier, data.output_shift)
+    return np.clip(scaled + data.output_zero_point, lo, hi)
+
+
+def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
+    """Reduce ``inputs[0]`` over ``data.axes``.
+
+    Arithmetic (quantized; ``S`` = sum of the raw codes over the reduced axes)::
+
+        shifted = int32(S - zp_in * n)                      # wraps like the C cast
+        out = clamp(MBQM_double(shifted, output_multiplier, output_shift) + zp_out)
+
+    Float: sequential float32 sum, then (MEAN) a float32 division by ``float(n)``.
+    An input with no elements gives ``data.empty_fill`` everywhere.
+
+    Mirrors: ``QuantizedMeanOrSum`` and ``Mean<float, float>`` (reference/reduce.h),
+    ``EvalMean`` / ``EvalSum`` (tflite/kernels/reduce.cc), ``EvalMeanHelper`` /
+    ``EvalSumHelper`` (micro/kernels/reduce_common.cc).
+    """
+    out = ctx.output(0)
+    x = np.asarray(inputs[0])
+    if x.size == 0:
+        return [np.full(out.shape, data.empty_fill).astype(out.dtype)]
+    if data.kind == "float":
+        y = _reduce_float(x, data)
+    else:
+        y = _reduce_quantized(x, data).astype(data.compute_dtype).view(out.dtype)
+    return [np.asarray(y).reshape(out.shape).astype(out.dtype)]
+
+
+MEAN = Kernel(prepare_mean, invoke)
+SUM = Kernel(prepare_sum, invoke)
