@@ -1,6 +1,14 @@
-"""Child process that runs one runtime for :mod:`compare.runtimes` (``isolate=True``).
+"""Both ends of the pipe to the child processes of :mod:`compare.runtimes` (``isolate=True``).
 
-Started as ``python -m compare._child``; lives as long as its parent keeps stdin open.
+Parent side: :class:`Worker` starts ``python -m compare._child`` on first use, sends
+requests, waits with a deadline, and reports a death (exit status, signal) or a timeout
+instead of raising; the next request starts a new child. Child side: :func:`main`
+serves requests until its stdin closes.
+
+The child's stderr goes to an ``O_APPEND`` temporary file that the parent truncates
+before each request, so after a crash it holds exactly what the runtime printed while
+handling the request that killed it (plus what :func:`micro_ref.capture_fds` had
+captured in the child when it died, see :func:`micro_ref.leftover_captures`).
 
 Protocol: each message, in both directions, is one *frame*: an 8-byte little-endian
 length followed by that many bytes of pickle. The parent sends request dicts on the
@@ -16,20 +24,30 @@ Requests
     and kept for later requests with the same name and options).
 ``{"op": "ping"}``
     -> ``"pong"`` (measures the round trip).
-``{"op": "abort"}`` / ``{"op": "sleep", "seconds": s}``
-    -> the child calls ``os.abort()`` / sleeps, then answers ``"slept"``: test hooks for
-    crash and timeout reporting.
+``{"op": "abort", "message": m}`` / ``{"op": "sleep", "seconds": s}``
+    -> the child prints ``m`` inside an fd capture and calls ``os.abort()`` / sleeps,
+    then answers ``"slept"``: test hooks for crash and timeout reporting.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import select
+import signal
 import struct
+import subprocess
 import sys
+import tempfile
+import threading
 import time
+from pathlib import Path
 from typing import IO, Any
+
+from micro_ref.capture import capture_fds, leftover_captures
+
+STARTUP_TIMEOUT = 120.0  # extra seconds for a new child's imports, on its first request
 
 _HEADER = struct.Struct("<Q")
 
@@ -71,6 +89,147 @@ class FrameReader:
         return pickle.loads(self._read_exact(length, deadline))
 
 
+# ------------------------------------------------------------------------------------
+# Parent side
+# ------------------------------------------------------------------------------------
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+class Worker:
+    """A long-lived ``python -m compare._child`` and the pipe protocol to talk to it."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None  # child's stderr (and C-level stdout): an O_APPEND temp file
+        self._lock = threading.Lock()
+        self.starts = 0
+
+    def _spawn(self) -> None:
+        if self._log is not None:
+            self._log.close()
+        self._log = tempfile.TemporaryFile(mode="a+b")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_repo_root()), env.get("PYTHONPATH", "")) if p
+        )
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "compare._child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            close_fds=True,
+        )
+        self.starts += 1
+
+    def _read_log(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", errors="replace")
+
+    def _kill(self) -> int | None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            return proc.wait(timeout=10)
+        finally:
+            # What the runtime printed inside micro_ref's fd capture before dying.
+            left = leftover_captures(proc.pid)
+            if left and self._log is not None:
+                self._log.write(left.encode("utf-8"))
+                self._log.flush()
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    if stream is not None:
+                        stream.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        """Ask the child to exit (EOF on its stdin), then make sure it has."""
+        with self._lock:
+            proc = self._proc
+            if proc is not None and proc.poll() is None and proc.stdin is not None:
+                try:
+                    proc.stdin.close()
+                    proc.wait(timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            self._kill()
+
+    def call(self, request: dict[str, Any], timeout: float) -> tuple[str, Any, str]:
+        """Send one request; returns ``(kind, payload, log)``.
+
+        ``kind`` is ``"reply"`` (payload: the child's answer), ``"died"`` (payload: the
+        exit status, negative for a signal) or ``"timeout"`` (the child was killed).
+        ``log`` is what the child printed while handling this request.
+        """
+        with self._lock:
+            fresh = self._proc is None or self._proc.poll() is not None
+            if fresh:
+                self._kill()
+                self._spawn()
+            assert self._proc is not None and self._proc.stdin and self._proc.stdout
+            self._log.truncate(0)
+            deadline = time.monotonic() + timeout + (STARTUP_TIMEOUT if fresh else 0.0)
+            try:
+                write_frame(self._proc.stdin, request)
+                reply = FrameReader(self._proc.stdout.fileno()).read(deadline)
+            except TimeoutError:
+                self._kill()
+                return "timeout", None, self._read_log()
+            except (BrokenPipeError, EOFError, ConnectionError):
+                status = self._kill()
+                return "died", status, self._read_log()
+            return "reply", reply, self._read_log()
+
+
+_WORKERS: dict[tuple[Any, ...], Worker] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def worker_for(key: tuple[Any, ...]) -> Worker:
+    """The worker for one runtime configuration, shared by every caller."""
+    with _WORKERS_LOCK:
+        if key not in _WORKERS:
+            _WORKERS[key] = Worker()
+        return _WORKERS[key]
+
+
+@atexit.register
+def shutdown_workers() -> None:
+    """Stop every child process (also run at exit); a later request starts a new one.
+
+    A child whose parent dies without this sees EOF on its stdin and exits by itself.
+    """
+    with _WORKERS_LOCK:
+        workers = list(_WORKERS.values())
+    for w in workers:
+        w.close()
+
+
+def signal_name(status: int | None) -> str:
+    """'SIGABRT' for a Popen return code of -6, 'exit status 3' for 3."""
+    if status is None:
+        return "unknown exit"
+    if status < 0:
+        try:
+            return signal.Signals(-status).name
+        except ValueError:
+            return f"signal {-status}"
+    return f"exit status {status}"
+
+
+
+# ------------------------------------------------------------------------------------
+# Child side
+# ------------------------------------------------------------------------------------
 def main() -> int:
     reply_stream = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # C-level stdout joins stderr, away from the frames
@@ -89,7 +248,9 @@ def main() -> int:
         if op == "ping":
             write_frame(reply_stream, "pong")
         elif op == "abort":
-            os.abort()
+            with capture_fds():  # as a runtime would be when it aborts
+                os.write(2, str(request.get("message", "")).encode())
+                os.abort()
         elif op == "sleep":
             time.sleep(float(request["seconds"]))
             write_frame(reply_stream, "slept")

@@ -42,28 +42,37 @@ that has TF/LiteRT threads running and never re-imports the caller's ``__main__`
 
 from __future__ import annotations
 
-import atexit
-import os
-import signal
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from micro_ref import ModelInfo, capture_fds, read_model_info
 
+from ._child import shutdown_workers, signal_name, worker_for
+
+__all__ = [
+    "RUNTIMES",
+    "ISOLATED_BY_DEFAULT",
+    "get_runtime",
+    "shutdown_workers",
+    "Runtime",
+    "RunResult",
+    "Status",
+    "LiteRTRuntime",
+    "MicroRuntime",
+    "RefimplRuntime",
+    "IsolatedRuntime",
+    "tensor_keys",
+    "stack_rows",
+]
+
 Status = Literal["ok", "unsupported", "crashed", "error"]
 
 DEFAULT_TIMEOUT = 600.0  # seconds per call, child start-up excluded
-STARTUP_TIMEOUT = 120.0  # extra allowance for a child's imports on its first call
 _LOG_TAIL = 4000  # characters of a runtime's output kept in messages
 
 
@@ -79,7 +88,9 @@ class RunResult:
         One per model output, batch-first, in the output tensors' dtype.
     tensors : dict of str to np.ndarray
         With ``intermediates=True``: every non-constant tensor of subgraph 0 (inputs,
-        activations, outputs, variables) keyed by :func:`tensor_keys`.
+        activations, outputs, variables) keyed by :func:`tensor_keys`. Per-row runs
+        join rows with :func:`stack_rows`, so a tensor without a batch dimension (a
+        SHAPE result, say) reads ``[N, ...]`` there but once in a resized run.
     seconds : float
         Wall time inside the runtime (build, allocate, set, invoke, read), measured in
         the process that ran it; excludes child start-up and pipe transfer.
@@ -174,7 +185,10 @@ def _batch_size(info: ModelInfo, inputs: Sequence[np.ndarray]) -> int:
         counts.add(x.shape[0])
     if len(counts) != 1:
         raise _InputMismatch(f"inputs disagree on the batch size: {sorted(counts)}")
-    return counts.pop()
+    n = counts.pop()
+    if n == 0:
+        raise _InputMismatch("empty batch")
+    return n
 
 
 def _load(make: Callable[[], Any]) -> Any:
@@ -214,7 +228,7 @@ def _batched_correctly(info: ModelInfo, outputs: Sequence[np.ndarray], n: int) -
     return True
 
 
-def run_tf_api(
+def _run_tf_api(
     make: Callable[[], Any],
     info: ModelInfo,
     inputs: Sequence[np.ndarray],
@@ -266,7 +280,7 @@ def run_tf_api(
 # In-process adapters
 # ------------------------------------------------------------------------------------
 class _InProcess:
-    """Common driver: read the model, run :func:`run_tf_api`, turn exceptions into status."""
+    """Common driver: read the model, run :func:`_run_tf_api`, turn exceptions into status."""
 
     name: str
     can_resize = True
@@ -287,7 +301,7 @@ class _InProcess:
             t0 = time.perf_counter()
             try:
                 info = read_model_info(bytes(model))
-                outputs, tensors, batching = run_tf_api(
+                outputs, tensors, batching = _run_tf_api(
                     self._make(bytes(model), intermediates),
                     info,
                     inputs,
@@ -401,131 +415,6 @@ class RefimplRuntime(_InProcess):
 # ------------------------------------------------------------------------------------
 # Isolation: one child process per runtime configuration
 # ------------------------------------------------------------------------------------
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
-
-
-class _Worker:
-    """A long-lived ``python -m compare._child`` and the pipe protocol to talk to it."""
-
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: Any = None  # child's stderr (and C-level stdout): an O_APPEND temp file
-        self._lock = threading.Lock()
-        self.starts = 0
-
-    def _spawn(self) -> None:
-        self._log = tempfile.TemporaryFile(mode="a+b")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_repo_root()), env.get("PYTHONPATH", "")) if p
-        )
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "compare._child"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env=env,
-            close_fds=True,
-        )
-        self.starts += 1
-
-    def _read_log(self) -> str:
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", errors="replace")
-
-    def _kill(self) -> int | None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.kill()
-        try:
-            return proc.wait(timeout=10)
-        finally:
-            for stream in (proc.stdin, proc.stdout):
-                try:
-                    if stream is not None:
-                        stream.close()
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        """Ask the child to exit (EOF on its stdin), then make sure it has."""
-        with self._lock:
-            proc = self._proc
-            if proc is not None and proc.poll() is None and proc.stdin is not None:
-                try:
-                    proc.stdin.close()
-                    proc.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    pass
-            self._kill()
-
-    def call(self, request: dict[str, Any], timeout: float) -> tuple[str, Any, str]:
-        """Send one request; returns ``(kind, payload, log)``.
-
-        ``kind`` is ``"reply"`` (payload: the child's answer), ``"died"`` (payload: the
-        exit status, negative for a signal) or ``"timeout"`` (the child was killed).
-        ``log`` is what the child printed while handling this request.
-        """
-        from ._child import FrameReader, write_frame
-
-        with self._lock:
-            fresh = self._proc is None or self._proc.poll() is not None
-            if fresh:
-                self._kill()
-                self._spawn()
-            assert self._proc is not None and self._proc.stdin and self._proc.stdout
-            self._log.truncate(0)
-            deadline = time.monotonic() + timeout + (STARTUP_TIMEOUT if fresh else 0.0)
-            try:
-                write_frame(self._proc.stdin, request)
-                reply = FrameReader(self._proc.stdout.fileno()).read(deadline)
-            except TimeoutError:
-                self._kill()
-                return "timeout", None, self._read_log()
-            except (BrokenPipeError, EOFError, ConnectionError):
-                status = self._kill()
-                return "died", status, self._read_log()
-            return "reply", reply, self._read_log()
-
-
-_WORKERS: dict[tuple[Any, ...], _Worker] = {}
-_WORKERS_LOCK = threading.Lock()
-
-
-def _worker(key: tuple[Any, ...]) -> _Worker:
-    with _WORKERS_LOCK:
-        if key not in _WORKERS:
-            _WORKERS[key] = _Worker()
-        return _WORKERS[key]
-
-
-@atexit.register
-def shutdown_workers() -> None:
-    """Stop every child process (also run at interpreter exit)."""
-    with _WORKERS_LOCK:
-        workers = list(_WORKERS.values())
-        _WORKERS.clear()
-    for w in workers:
-        w.close()
-
-
-def _signal_name(status: int | None) -> str:
-    if status is None:
-        return "unknown exit"
-    if status < 0:
-        try:
-            return signal.Signals(-status).name
-        except ValueError:
-            return f"signal {-status}"
-    return f"exit status {status}"
-
-
 class IsolatedRuntime:
     """Runs another runtime in a reusable child process (see the module docstring).
 
@@ -537,15 +426,15 @@ class IsolatedRuntime:
         Keyword arguments for that runtime's factory (must be picklable).
     timeout : float
         Seconds a call may take (the first call of a new child gets
-        :data:`STARTUP_TIMEOUT` more for its imports); on expiry the child is killed
-        and the result is ``crashed``.
+        :data:`compare._child.STARTUP_TIMEOUT` more for its imports); on expiry the child
+        is killed and the result is ``crashed``.
     """
 
     def __init__(self, name: str, options: dict[str, Any] | None = None, *, timeout: float):
         self.name = name
         self.options = dict(options or {})
         self.timeout = timeout
-        self._worker = _worker((name, tuple(sorted(self.options.items()))))
+        self._worker = worker_for((name, tuple(sorted(self.options.items()))))
 
     def run(
         self, model: bytes, inputs: Sequence[np.ndarray], *, intermediates: bool = False
@@ -572,7 +461,7 @@ class IsolatedRuntime:
         if kind == "timeout":
             message = f"timed out after {self.timeout:g} s; child killed (SIGKILL)"
         elif kind == "died":
-            message = f"runtime process died: {_signal_name(payload)}"
+            message = f"runtime process died: {signal_name(payload)}"
         else:
             message = f"unexpected reply from the child: {payload!r:.200}"
         if log.strip():

@@ -11,7 +11,7 @@ does not need the wheel; allocating an interpreter does).
 
 from __future__ import annotations
 
-from .capture import capture_fds
+from .capture import capture_fds, leftover_captures
 from .errors import (
     MicroArenaError,
     MicroInputError,
@@ -40,4 +40,5 @@ __all__ = [
     "TensorMeta",
     "read_model_info",
     "capture_fds",
+    "leftover_captures",
 ]

@@ -9,6 +9,10 @@ caller's output and can be put into the exception message instead.
 
 File descriptors are process-wide: a lock serialises captures between threads, and a
 capture nested in another one (same thread) simply joins the outer one.
+
+The capture file is named ``micro_ref_capture_<pid>_*.log`` in the temporary directory
+and deleted when the block ends. If the process dies inside the block (TFLM aborting),
+the file stays: :func:`leftover_captures` lets whoever watched the process read it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+
+CAPTURE_PREFIX = "micro_ref_capture_"
 
 _lock = threading.RLock()
 _active = threading.local()  # .sink: the fd everything is redirected to, on this thread
@@ -73,14 +80,15 @@ def capture_fds() -> Iterator[Captured]:
             _flush_c_stdio()
             captured.text = _read_since(sink, start)
         return
-    with _lock, tempfile.TemporaryFile() as f:
+    with _lock:
         _flush_python()
         _flush_c_stdio()
+        fd, path = tempfile.mkstemp(prefix=f"{CAPTURE_PREFIX}{os.getpid()}_", suffix=".log")
         saved = [os.dup(1), os.dup(2)]
         try:
-            os.dup2(f.fileno(), 1)
-            os.dup2(f.fileno(), 2)
-            _active.sink = f.fileno()
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            _active.sink = fd
             yield captured
         finally:
             _active.sink = None
@@ -90,4 +98,19 @@ def capture_fds() -> Iterator[Captured]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
-            captured.text = _read_since(f.fileno(), 0)
+            captured.text = _read_since(fd, 0)
+            os.close(fd)
+            os.unlink(path)
+
+
+def leftover_captures(pid: int, *, remove: bool = True) -> str:
+    """Text of the capture files a dead process ``pid`` left behind (then deleted)."""
+    texts = []
+    for path in sorted(Path(tempfile.gettempdir()).glob(f"{CAPTURE_PREFIX}{pid}_*.log")):
+        try:
+            texts.append(path.read_bytes().decode("utf-8", errors="replace"))
+            if remove:
+                path.unlink()
+        except OSError:
+            pass
+    return "".join(texts)

@@ -23,8 +23,8 @@ What the wrapper adds to the wheel
   an out-of-range tensor or subgraph index, an arena too small to hold TFLM's own
   allocator objects); indices are checked and arenas start at :data:`MIN_ARENA_SIZE`.
 
-Mirrors
--------
+Wraps
+-----
 ``tensorflow/lite/micro/python/tflite_micro/runtime.py`` (``Interpreter``) and
 ``python/tflite_micro/interpreter_wrapper.cc`` in tensorflow/tflite-micro.
 """
@@ -43,7 +43,6 @@ from .errors import (
     MicroArenaError,
     MicroInputError,
     MicroInvokeError,
-    MicroModelError,
     MicroStateError,
     MicroUnsupportedError,
 )
@@ -168,19 +167,29 @@ class MicroInterpreter:
     # Allocation
     # --------------------------------------------------------------------------------
     def _create(self, arena_size: int) -> Any:
-        from tflite_micro.python.tflite_micro import _runtime
+        from tflite_micro.python.tflite_micro import _runtime, runtime
 
         config = (
-            _runtime.PythonInterpreterConfig.kPreserveAllTensors
+            runtime.InterpreterConfig.kPreserveAllTensors
             if self.preserve_all_tensors
-            else _runtime.PythonInterpreterConfig.kAllocationRecording
+            else runtime.InterpreterConfig.kAllocationRecording
         )
-        # The wheel's runtime.Interpreter does this too, but first unpacks the whole
-        # model into Python objects to count resource variables (~50 ms per MB, on every
-        # retry); the count is read once in model_info instead.
-        return _runtime.InterpreterWrapper(
-            self._content, [], arena_size, self.info.num_resource_variables, config, 0
-        )
+        # runtime.Interpreter first unpacks the whole model into Python objects to count
+        # resource variables (~50 ms per MB, on every arena retry); model_info counted
+        # them once, so call the pybind class directly when its signature is the known one.
+        try:
+            return _runtime.InterpreterWrapper(
+                self._content,
+                [],
+                arena_size,
+                self.info.num_resource_variables,
+                runtime._ENUM_TRANSLATOR[config],
+                0,
+            )
+        except TypeError:  # another wheel version: take the public, slower road
+            return runtime.Interpreter.from_bytes(
+                self._content, arena_size=arena_size, intrepreter_config=config
+            )._interpreter
 
     def allocate_tensors(self) -> None:
         """Create the TFLM interpreter, growing the arena until TFLM accepts it.

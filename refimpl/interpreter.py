@@ -141,12 +141,7 @@ class Interpreter:
         )
         if q is not None and q.scale.size > 0:
             info.scale = np.asarray(q.scale, np.float32)
-            zp = np.asarray(q.zero_point, np.int64)
-            if zp.size == 0:
-                zp = np.zeros(q.scale.size, np.int64)
-            elif zp.size == 1 and q.scale.size > 1:
-                zp = np.repeat(zp, q.scale.size)
-            info.zero_point = zp
+            info.zero_point = np.asarray(q.zero_point, np.int64)  # one per scale
             info.quantized_dimension = int(q.quantized_dimension)
         return info
 
@@ -164,7 +159,7 @@ class Interpreter:
                 op_name=name,
                 inputs=[self._infos[i] if i >= 0 else None for i in op.inputs],
                 outputs=[self._infos[i] for i in op.outputs],
-                options=op.builtin_options,
+                options=tfs.options_for(self.model.operator_codes[op.opcode_index].builtin_code, op),
                 flavor=self.flavor,
                 op_version=self.model.operator_codes[op.opcode_index].version,
             )

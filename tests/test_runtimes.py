@@ -198,6 +198,15 @@ def test_call_over_the_timeout_kills_the_child_and_reports_crashed():
     assert res.wall_seconds < 10
 
 
+def test_crash_message_names_the_signal_and_keeps_what_the_runtime_printed():
+    rt = get_runtime("litert-builtin", isolate=True)
+    assert isinstance(rt, IsolatedRuntime)
+    res = rt._call({"op": "abort", "message": "last words before abort()"})
+    assert res.status == "crashed"
+    assert "SIGABRT" in res.message and "last words before abort()" in res.message
+    assert rt.run(b"", []).status == "error"  # a new child answers
+
+
 def test_inputs_of_the_wrong_shape_give_error_status(models):
     res = get_runtime("litert-builtin").run(models["cnn_int8.tflite"], [int8_batch((2, 9, 9, 3))])
     assert res.status == "error"

@@ -233,7 +233,7 @@ def _weights_matrix(filter: np.ndarray, groups: int, dtype: type) -> np.ndarray:
     """OHWI filter -> ``[G, KH*KW*D, C_out/G]`` (row order fy, fx, ic, as im2col columns)."""
     c_out = filter.shape[0]
     w = filter.reshape(groups, c_out // groups, -1)  # [G, Og, KH*KW*D]
-    return w.transpose(0, 2, 1).astype(dtype)
+    return np.ascontiguousarray(w.transpose(0, 2, 1), dtype=dtype)
 
 
 def _convolve_int(padded: np.ndarray, weights: np.ndarray, data: OpData) -> np.ndarray:
