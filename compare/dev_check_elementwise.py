@@ -201,7 +201,7 @@ def input_tensors(model_t):
 def random_inputs(model_t, batch: int, float_ranges: list[tuple[float, float]] | None = None):
     xs = []
     for k, t in enumerate(input_tensors(model_t)):
-        shape = [batch] + list(t.shape[1:])
+        shape = list(t.shape) if batch is None else [batch] + list(t.shape[1:])
         dtype = np.dtype(TYPE_DTYPES[t.type])
         if dtype.kind in "iu":
             info = np.iinfo(dtype)
@@ -273,7 +273,7 @@ def check_model(label: str, model_bytes: bytes, batches=(1, 64), tflm: bool = Tr
         check_per_op("REF", model_t, values, FLAVORS["REF"], label)
     if tflm:
         for _ in range(8):
-            xs = random_inputs(model_t, 1, float_ranges)
+            xs = random_inputs(model_t, None, float_ranges)  # the model's own (static) shapes
             try:
                 values = run_tflm(model_bytes, xs, len(model_t.subgraphs[0].tensors))
             except Exception as e:  # noqa: BLE001
@@ -367,6 +367,25 @@ def keras_models(batch_size=None):
     models["reshape"] = (tf.keras.Model(a, L.Reshape((10, 6))(a)), [(-2, 2)])
     # ranges were written in Keras input order; the converted model may order inputs otherwise
     return {k: (m, [r[i] for i in tflite_input_order(m)]) for k, (m, r) in models.items()}
+
+
+def strided_slice_models() -> dict[str, bytes]:
+    """tf.function slices with masks, negative strides, ellipsis, new axes, clamping."""
+    cases = {
+        "ss_basic": lambda x: x[:, 1:3, ::2],
+        "ss_negative": lambda x: x[:, ::-1, -2::-2],
+        "ss_shrink": lambda x: x[:, 2, :, 1],
+        "ss_ellipsis": lambda x: x[..., 1:],
+        "ss_newaxis": lambda x: x[:, tf.newaxis, 1:, ..., ::3],
+        "ss_clamp": lambda x: x[:, -100:100, 5:1:-1],
+        "ss_int_last": lambda x: x[1:, ..., -1],
+    }
+    out = {}
+    for name, fn in cases.items():
+        f = tf.function(fn, input_signature=[tf.TensorSpec([2, 5, 6, 4], tf.float32)])
+        c = tf.lite.TFLiteConverter.from_concrete_functions([f.get_concrete_function()], f)
+        out[name] = c.convert()
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -533,6 +552,10 @@ def main() -> None:
     print("== models ==")
     for label, (mb, ranges) in built.items():
         names = check_model(label, mb, tflm=tflm, float_ranges=ranges)
+        print(f"{label:24s} {' '.join(names)}")
+
+    for label, mb in strided_slice_models().items():
+        names = check_model(label, mb, batches=(2,), tflm=tflm)
         print(f"{label:24s} {' '.join(names)}")
 
     print("\n== quantization-parameter sweeps ==")
