@@ -388,6 +388,38 @@ def strided_slice_models() -> dict[str, bytes]:
     return out
 
 
+def strided_slice_fuzz(base: bytes, n: int):
+    """Random begin/end/strides and all five masks + offset written into a STRIDED_SLICE node."""
+    errors = 0
+    for k in range(n):
+        m = load(base)
+        sg = m.subgraphs[0]
+        op = next(o for o in sg.operators if op_name(m, o) == "STRIDED_SLICE")
+        count = int(RNG.integers(1, 6))
+        vals = [RNG.integers(-7, 8, count), RNG.integers(-7, 8, count), RNG.choice([-3, -2, -1, 1, 2, 3], count)]
+        for idx, v in zip(op.inputs[1:4], vals):
+            buf = schema.BufferT()
+            buf.data = np.asarray(v, "<i4").view(np.uint8).tolist()
+            m.buffers.append(buf)
+            sg.tensors[idx].buffer = len(m.buffers) - 1
+            sg.tensors[idx].shape = [count]
+        o = op.builtinOptions
+        bits = lambda p: int(sum(1 << i for i in range(count) if RNG.random() < p))  # noqa: E731
+        o.beginMask, o.endMask, o.shrinkAxisMask = bits(0.3), bits(0.3), bits(0.2)
+        o.newAxisMask = bits(0.2)
+        o.ellipsisMask = (1 << int(RNG.integers(0, count))) if RNG.random() < 0.3 else 0
+        o.offset = bool(RNG.random() < 0.15)
+        mb = pack(m)
+        xs = random_inputs(load(mb), None)
+        try:
+            values = run_ref(mb, xs)
+        except Exception:  # noqa: BLE001 - LiteRT refused the combination (e.g. empty shrink)
+            errors += 1
+            continue
+        check_per_op("REF", load(mb), values, TFLITE_REF, f"ss_fuzz#{k}")
+    print(f"strided-slice fuzz: {n - errors} combinations run on LiteRT ({errors} refused by LiteRT)")
+
+
 # ------------------------------------------------------------------------------------------
 # Scale sweeps (flatbuffer surgery)
 # ------------------------------------------------------------------------------------------
@@ -554,9 +586,11 @@ def main() -> None:
         names = check_model(label, mb, tflm=tflm, float_ranges=ranges)
         print(f"{label:24s} {' '.join(names)}")
 
-    for label, mb in strided_slice_models().items():
+    ss_models = strided_slice_models()
+    for label, mb in ss_models.items():
         names = check_model(label, mb, batches=(2,), tflm=tflm)
         print(f"{label:24s} {' '.join(names)}")
+    strided_slice_fuzz(ss_models["ss_basic"], 100 if args.quick else 400)
 
     print("\n== quantization-parameter sweeps ==")
     for label in ("add/int8", "add_bcast/int8", "mul/int8", "mul_bcast/int8", "relu/int8", "relu6/int8",

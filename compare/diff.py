@@ -139,13 +139,19 @@ def _json_default(o: Any) -> Any:
 
 
 def execution_order(model_bytes: bytes) -> list[tuple[int, str, list[str]]]:
-    """``(node_index, op_name, [output tensor names])`` for subgraph 0, in order."""
+    """``(node_index, op_name, [output tensor keys])`` for subgraph 0, in order.
+
+    Keys are those of :func:`compare.runtimes.tensor_keys` (names, made unique).
+    """
     import tflite_schema as tfs
+
+    from .runtimes import tensor_keys
 
     m = tfs.read_model(model_bytes)
     sg = m.subgraphs[0]
+    keys = tensor_keys(sg)
     return [
-        (op.index, m.operator_codes[op.opcode_index].name, [sg.tensors[i].name for i in op.outputs])
+        (op.index, m.operator_codes[op.opcode_index].name, [keys[i] for i in op.outputs])
         for op in sg.operators
     ]
 
@@ -165,9 +171,12 @@ def compare_runs(
     """Build a :class:`DiffReport`; intermediates are compared when both sides give them."""
     import tflite_schema as tfs
 
+    from .runtimes import tensor_keys
+
     m = tfs.read_model(model_bytes)
     sg = m.subgraphs[0]
-    out_names = [sg.tensors[i].name for i in sg.outputs]
+    keys = tensor_keys(sg)
+    out_names = [keys[i] for i in sg.outputs]
     outs = [diff_arrays(n, a, b, atol=atol) for n, a, b in zip(out_names, outputs_a, outputs_b)]
     report = DiffReport(model_name, name_a, name_b, outs)
     if tensors_a is None or tensors_b is None:

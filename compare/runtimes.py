@@ -132,9 +132,11 @@ class Runtime(Protocol):
 # ------------------------------------------------------------------------------------
 # Shared helpers
 # ------------------------------------------------------------------------------------
-def tensor_keys(info: ModelInfo) -> dict[int, str]:
+def tensor_keys(info: Any) -> dict[int, str]:
     """Key of every tensor in :attr:`RunResult.tensors`: its name, made unique.
 
+    ``info`` is anything with a ``tensors`` sequence of objects having ``index`` and
+    ``name`` (micro_ref's ModelInfo, a ``tflite_schema`` SubGraph).
     An empty name becomes ``tensor#<index>``; a name used by several tensors becomes
     ``<name>#<index>`` for each of them. Every runtime uses this, so keys agree.
     """
