@@ -233,7 +233,8 @@ def check_nodes(runtime: str, model_bytes: bytes, values: dict, details: dict | 
         TALLY[key][1] += int(same.size)
         if not same.all():
             bad = np.flatnonzero(~same.reshape(-1))[:4]
-            msg = (f"{label} {runtime} node {node} {name}: {int((~same).sum())}/{same.size} differ; "
+            msg = (f"{label} {runtime} node {node} {name}: "
+                   f"{int((~same).sum())}/{same.size} differ; "
                    f"got {got.reshape(-1)[bad].tolist()} want {want.reshape(-1)[bad].tolist()}")
             if want.dtype != np.float32:
                 NOTES.append(msg)
@@ -366,7 +367,8 @@ def sweep_elementwise(kind: str, n: int, tflm: bool, edit_output: bool = False):
                 set_quant(m, op.outputs[0], out_scale, out_zp)
 
         mb = edit(base, fn)
-        label = f"sweep {name}{' out-edited' if edit_output else ''} #{k} s_in={s_in:.4g} zp={zp_in}"
+        edited = " out-edited" if edit_output else ""
+        label = f"sweep {name}{edited} #{k} s_in={s_in:.4g} zp={zp_in}"
         x = all_codes(1)
         check(label, mb, x, tflm)
         if tflm and not edit_output:
@@ -408,6 +410,7 @@ def sweep_mean(n: int, tflm: bool):
         ("mean", (300, 4), {"axis": [1], "keepdims": False}),
         ("sum", (4, 5, 6), {"axis": [1], "keepdims": False}),
     ]
+    agree = collections.defaultdict(lambda: [0, 0])
     for kind, shape, kw in variants:
         base = convert(keras_model(kind, shape, **kw), shape, -3, 3)
         name = "SUM" if kind == "sum" else "MEAN"
@@ -425,6 +428,15 @@ def sweep_mean(n: int, tflm: bool):
             x = random_input(mb, 3)
             check(f"sweep {name} {shape} {kw} #{k} s_in={s_in:.3g} ratio={ratio:.3g} zp={zps}",
                   mb, x, tflm)
+            if tflm:
+                out = int(first_op(load(mb), name).outputs[0])
+                ref, _ = run_ref(mb, x)
+                micro = run_tflm(mb, x, len(load(mb).subgraphs[0].tensors))
+                agree[name][0] += int((ref[out] == micro[out]).sum())
+                agree[name][1] += ref[out].size
+    for name, (same, total) in agree.items():
+        NOTES.append(f"{name} int8 runtime vs runtime (LiteRT REF vs TFLM, sweep): "
+                     f"{same}/{total} equal")
 
 
 def refimpl_lut_vs_fixed_point(n: int):
@@ -445,7 +457,8 @@ def refimpl_lut_vs_fixed_point(n: int):
                 t_out = TensorInfo(1, "y", np.dtype(np.int8), (256,),
                                    np.float32([out_params[0]]), np.int64([out_params[1]]))
                 ctx = OpContext(0, name, [t_in], [t_out], None, flavor)
-                outs.append(kernel.invoke(ctx, kernel.prepare(ctx), [np.arange(-128, 128).astype(np.int8)])[0])
+                codes = np.arange(-128, 128).astype(np.int8)
+                outs.append(kernel.invoke(ctx, kernel.prepare(ctx), [codes])[0])
             agree += int((outs[0] == outs[1]).sum())
             total += 256
             worst = max(worst, int(np.abs(outs[0].astype(int) - outs[1].astype(int)).max()))
@@ -493,8 +506,11 @@ def section_aborts(tflm: bool):
             for rt in runtimes:
                 r = subprocess.run([sys.executable, "-c", ABORT_CHILD, rt, path, xpath],
                                    capture_output=True, text=True)
-                stage = "ok" if "ok" in r.stdout else ("invoke" if "prepared" in r.stdout else "prepare")
-                verdicts.append(f"{rt}: rc={r.returncode} {'' if stage == 'ok' else 'fails in ' + stage}")
+                if "ok" in r.stdout:
+                    verdicts.append(f"{rt}: rc={r.returncode} ok")
+                else:
+                    stage = "invoke" if "prepared" in r.stdout else "prepare"
+                    verdicts.append(f"{rt}: rc={r.returncode} fails in {stage}")
             # refimpl
             model_t = load(mb)
             op = first_op(model_t, "SOFTMAX")

@@ -7,7 +7,7 @@ arithmetic function by function, so that every raw integer matches the C++ code.
 
 Representation
 --------------
-A fixed-point value with ``I`` integer bits ("Q\\ *I*.\\ *31-I*") is an int32 ``raw``
+A fixed-point value with ``I`` integer bits ("Q(I).(31-I)") is an int32 ``raw``
 meaning ``raw * 2**-(31 - I)``. All functions take and return int64 NumPy arrays
 (or scalars) whose values are int32; where C++ wraps around (gemmlowp's ``+`` and
 ``-`` on int32 do not saturate) the functions here wrap explicitly with
@@ -18,13 +18,13 @@ Operations and their rounding
 ``a * b``  (``mul``)
     :func:`~refimpl.arithmetic.saturating_rounding_doubling_high_mul`: the high half
     of ``2*a*b``, rounded half **up**; saturates only for ``INT32_MIN * INT32_MIN``.
-    A Q\\ *Ia* times a Q\\ *Ib* is a Q\\ *(Ia+Ib)*.
+    A Q(Ia) times a Q(Ib) is a Q(Ia+Ib).
 ``a + b``, ``a - b``, ``-a``
     int32 wrap-around, no rounding.
 multiply by ``2**e`` at fixed ``I`` (``saturating_rounding_multiply_by_pot``)
     ``e > 0``: left shift, saturating to [INT32_MIN, INT32_MAX];
     ``e < 0``: :func:`~refimpl.arithmetic.rounding_divide_by_pot`, half **away from zero**.
-change of format Q\\ *I* -> Q\\ *J* (``rescale``)
+change of format Q(I) -> Q(J) (``rescale``)
     the previous operation with ``e = I - J``.
 ``rounding_half_sum(a, b)``
     ``(a + b + sign(a + b)) / 2`` in int64 with C truncation, ``sign(0) = +1``;
@@ -35,9 +35,9 @@ Mirrors: google/gemmlowp ``fixedpoint/fixedpoint.h`` (``exp_on_negative_values``
 ``logistic``, ``tanh``) and ``GetReciprocal`` / ``CalculateInputRadius`` of
 tensorflow/lite/kernels/internal (common.h, quantization_util.cc). Written anew.
 
-The module also holds the two float32 helpers shared by the LUT-based int8 LOGISTIC
-and TANH kernels (:func:`expf`, :func:`tanhf`, :func:`lut_populate_int8`); see the
-section "float32 elementary functions" below.
+The module also holds the float32 helpers shared by the float and LUT-based int8
+LOGISTIC / TANH / SOFTMAX kernels (:func:`expf`, :func:`tanhf`, :func:`sigmoidf`,
+:func:`lut_populate_int8`); see the section "float32 elementary functions" below.
 """
 
 from __future__ import annotations
@@ -87,13 +87,13 @@ def raw(x: np.ndarray | int) -> I64Array:
 
 
 def one(integer_bits: int) -> int:
-    """Raw value of 1.0 in Q\\ *I*: ``INT32_MAX`` for I = 0 (1.0 is not representable),
+    """Raw value of 1.0 in Q(I): ``INT32_MAX`` for I = 0 (1.0 is not representable),
     else ``2**(31 - I)``."""
     return INT32_MAX if integer_bits == 0 else 1 << (31 - integer_bits)
 
 
 def constant_pot(integer_bits: int, exponent: int) -> int:
-    """Raw value of ``2**exponent`` in Q\\ *I* (exact; must fit below bit 31)."""
+    """Raw value of ``2**exponent`` in Q(I) (exact; must fit below bit 31)."""
     offset = 31 - integer_bits + exponent
     assert 0 <= offset < 31, "power of two not representable in this format"
     return 1 << offset
@@ -118,7 +118,7 @@ def neg(a: np.ndarray | int) -> I64Array:
 
 
 def mul(a: np.ndarray | int, b: np.ndarray | int) -> I64Array:
-    """Fixed-point product: Q\\ *Ia* x Q\\ *Ib* -> Q\\ *(Ia+Ib)*, rounded half up (SRDHM)."""
+    """Fixed-point product: Q(Ia) x Q(Ib) -> Q(Ia+Ib), rounded half up (SRDHM)."""
     return saturating_rounding_doubling_high_mul(raw(a), raw(b))
 
 
@@ -149,7 +149,7 @@ def saturating_rounding_multiply_by_pot(x: np.ndarray | int, exponent: int) -> I
 
 
 def rescale(x: np.ndarray | int, src_integer_bits: int, dst_integer_bits: int) -> I64Array:
-    """gemmlowp ``Rescale<dst>``: the same real value in Q\\ *dst* (saturating / rounding)."""
+    """gemmlowp ``Rescale<dst>``: the same real value in Q(dst) (saturating / rounding)."""
     return saturating_rounding_multiply_by_pot(x, src_integer_bits - dst_integer_bits)
 
 
@@ -197,7 +197,7 @@ def exp_on_interval_between_negative_one_quarter_and_0_excl(a: np.ndarray) -> I6
 
 
 def exp_on_negative_values(a: np.ndarray | int, integer_bits: int) -> I64Array:
-    """``exp(a)`` for ``a <= 0`` given in Q\\ *I*; result in Q0.31.
+    """``exp(a)`` for ``a <= 0`` given in Q(I); result in Q0.31.
 
     Arithmetic (``F = 31 - I`` fractional bits, ``q = 2**(F-2)`` is 1/4)::
 
@@ -274,7 +274,7 @@ def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray | int) -> I64Array:
 # logistic and tanh
 # --------------------------------------------------------------------------------------
 def logistic(a: np.ndarray | int, integer_bits: int) -> I64Array:
-    """``1 / (1 + exp(-a))`` for ``a`` in Q\\ *I*; result in Q0.31.
+    """``1 / (1 + exp(-a))`` for ``a`` in Q(I); result in Q0.31.
 
     ::
 
@@ -292,10 +292,10 @@ def logistic(a: np.ndarray | int, integer_bits: int) -> I64Array:
 
 
 def tanh(a: np.ndarray | int, integer_bits: int) -> I64Array:
-    """``tanh(a)`` for ``a`` in Q\\ *I*; result in Q0.31.
+    """``tanh(a)`` for ``a`` in Q(I); result in Q0.31.
 
     ``tanh(|a|) = (1 - exp(-2|a|)) / (1 + exp(-2|a|))``; the doubling is exact: the
-    raw of ``-|a|`` is reinterpreted as Q\\ *(I+1)*::
+    raw of ``-|a|`` is reinterpreted as Q(I+1)::
 
         t = one_minus_x_over_one_plus_x(exp_on_negative_values(-|a| as Q(I+1)))
         a > 0: t;   a < 0: -t;   a == 0: 0
@@ -311,13 +311,13 @@ def tanh(a: np.ndarray | int, integer_bits: int) -> I64Array:
 # TFLite helpers built on the above
 # --------------------------------------------------------------------------------------
 def get_reciprocal(x: np.ndarray | int, x_integer_digits: int) -> tuple[I64Array, I64Array]:
-    """TFLite ``GetReciprocal``: ``1/x`` for a positive Q\\ *x_integer_digits* ``x``.
+    """TFLite ``GetReciprocal``: ``1/x`` for a positive Q(x_integer_digits) ``x``.
 
     ::
 
         headroom_plus_one = clz32(x)
         num_bits_over_unit = x_integer_digits - headroom_plus_one
-        shifted_minus_one = int32(uint32(x) << headroom_plus_one) - 2**31)   # in [0, 1)
+        shifted_minus_one = int32((uint32(x) << headroom_plus_one) - 2**31)   # in [0, 1)
         scale = one_over_one_plus_x(shifted_minus_one)                         # Q0.31
 
     so that ``1/x = scale * 2**-num_bits_over_unit``. Returns ``(scale,
@@ -346,7 +346,7 @@ def calculate_input_radius(
 
 
 def activation_input_rescaling(input_scale: float, input_integer_bits: int) -> tuple[int, int, int]:
-    """TFLM's int8 LOGISTIC / TANH rescaling of ``q - zp`` to Q\\ *I*.\\ *31-I* (I = 4).
+    """TFLM's int8 LOGISTIC / TANH rescaling of ``q - zp`` to Q(I).(31-I) (I = 4).
 
     ::
 

@@ -96,7 +96,8 @@ def test_rounding_half_sum_rounds_half_away_from_zero(a, b, expected):
 
 
 @pytest.mark.parametrize(
-    "x, clz", [(0, 32), (1, 31), (2**19, 12), (2**28 - 1, 4), (2**31 - 1, 1), (-1, 0), (INT32_MIN, 0)],
+    "x, clz",
+    [(0, 32), (1, 31), (2**19, 12), (2**28 - 1, 4), (2**31 - 1, 1), (-1, 0), (INT32_MIN, 0)],
     ids=["0", "1", "2^19", "2^28-1", "max", "-1", "min"],
 )
 def test_count_leading_zeros_reads_int32_as_uint32(x, clz):
@@ -204,7 +205,8 @@ def test_logistic_and_tanh_are_symmetric_and_accurate(integer_bits):
     real = raw / 2.0**frac
     sig = fp.logistic(raw, integer_bits)
     th = fp.tanh(raw, integer_bits)
-    assert np.array_equal(fp.logistic(-raw, integer_bits), np.where(raw == 0, 1 << 30, INT32_MAX - sig))
+    mirrored = np.where(raw == 0, 1 << 30, INT32_MAX - sig)
+    assert np.array_equal(fp.logistic(-raw, integer_bits), mirrored)
     assert np.array_equal(fp.tanh(-raw, integer_bits), -th)
     assert np.max(np.abs(sig - 2.0**31 / (1 + np.exp(-real)))) < 1000
     assert np.max(np.abs(th - np.tanh(real) * 2.0**31)) < 2000
@@ -228,7 +230,9 @@ def test_get_reciprocal_of_q12_values(x, expected_scale_real, expected_bits):
     [(5, 23, 31, 248), (5, 31, 31, 0), (5, 1, 31, 31 << 25), (4, 24, 31, 120), (4, 0, 31, 15 << 27),
      (4, 27, 31, 15)],
 )
-def test_calculate_input_radius_matches_the_double_formula(integer_bits, left_shift, total, expected):
+def test_calculate_input_radius_matches_the_double_formula(
+    integer_bits, left_shift, total, expected
+):
     double = math.floor(((1 << integer_bits) - 1) * 2.0 ** (total - integer_bits) / 2.0**left_shift)
     assert fp.calculate_input_radius(integer_bits, left_shift, total) == expected == double
 

@@ -34,7 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arithmetic import multiply_by_quantized_multiplier, qrange, quantize_multiplier, round_half_away
+from ..arithmetic import (
+    multiply_by_quantized_multiplier,
+    qrange,
+    quantize_multiplier,
+    round_half_away,
+)
 from ..context import Kernel, OpContext
 from ..flavors import Precision
 from .elementwise import require_per_tensor

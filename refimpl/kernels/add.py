@@ -247,7 +247,7 @@ def prepare(ctx: OpContext) -> OpData:
     if in1.dtype != in2.dtype:
         raise ctx.error(f"input types differ: {in1.describe()} vs {in2.describe()}")
     if out.dtype != in1.dtype:
-        raise ctx.error(f"output {out.describe()} must have the input type {np.dtype(in1.dtype).name}")
+        raise ctx.error(f"output {out.describe()} must have the input type {in1.dtype.name}")
     act = fused_activation(ctx)
     shape = broadcast_shape(ctx, in1.shape, in2.shape)
     ctx.set_output_shape(0, shape)
@@ -258,7 +258,8 @@ def prepare(ctx: OpContext) -> OpData:
     if dtype in _QUANTIZED_8BIT or (dtype == np.dtype(np.int16) and out.is_quantized):
         if dtype == np.dtype(np.int16):
             return _prepare_int16(ctx, in1, in2, out, act, shape)
-        return OpData("quantized", shape, dtype, act, quantized_add_sub_params(ctx, in1, in2, out, act))
+        params = quantized_add_sub_params(ctx, in1, in2, out, act)
+        return OpData("quantized", shape, dtype, act, params)
     if dtype in _PLAIN_INT:
         return OpData("int", shape, dtype, act)
     raise ctx.unsupported(supported="float32, int8, uint8, int16, int32, int64")
@@ -290,7 +291,8 @@ def _prepare_int16(ctx, in1, in2, out, act, shape) -> OpData:
                     "kernel for this path)"
                 )
             lo, hi = quantized_activation_range(ctx, act, out)
-            return OpData("int16_pot", shape, np.dtype(np.int16), act, pot=Int16PotParams(sh1, sh2, lo, hi))
+            pot = Int16PotParams(sh1, sh2, lo, hi)
+            return OpData("int16_pot", shape, np.dtype(np.int16), act, pot=pot)
     params = quantized_add_sub_params(ctx, in1, in2, out, act)
     return OpData("quantized", shape, np.dtype(np.int16), act, params)
 

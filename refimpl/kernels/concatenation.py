@@ -69,7 +69,7 @@ def prepare(ctx: OpContext) -> OpData:
         raise ctx.unsupported(supported=", ".join(t.name for t in _SUPPORTED))
     for i, t in enumerate(ins):
         if np.dtype(t.dtype) != dtype:
-            raise ctx.error(f"input {i} {t.describe()} has another type than input 0 {t0.describe()}")
+            raise ctx.error(f"input {i} {t.describe()} has another type than {t0.describe()}")
     if np.dtype(out.dtype) != dtype:
         raise ctx.error(f"output {out.describe()} must have the input type {dtype.name}")
 

@@ -37,7 +37,7 @@ class OpData:
 
 
 def dequantize_float16(x: np.ndarray) -> np.ndarray:
-    """IEEE half -> single: exact (every float16 value, incl. subnormals, inf, NaN, is a float32)."""
+    """IEEE half -> single, exact: every float16 (subnormals, inf, NaN too) is a float32."""
     return np.asarray(x, np.float16).astype(np.float32)
 
 
@@ -69,7 +69,9 @@ def prepare(ctx: OpContext) -> OpData:
         zp = inp.zero_point.astype(np.int64)
         if inp.is_per_channel:
             if in_dtype == np.dtype(np.int16):
-                raise ctx.unsupported("per-channel int16 input", supported="per-channel int8 / uint8")
+                raise ctx.unsupported(
+                    "per-channel int16 input", supported="per-channel int8 / uint8"
+                )
             axis, rank = inp.quantized_dimension, len(inp.shape)
             if not 0 <= axis < rank or inp.shape[axis] != scale.size:
                 raise ctx.error(

@@ -45,7 +45,9 @@ def fused_activation(ctx: OpContext) -> int:
     return act
 
 
-def broadcast_shape(ctx: OpContext, shape1: Sequence[int], shape2: Sequence[int]) -> tuple[int, ...]:
+def broadcast_shape(
+    ctx: OpContext, shape1: Sequence[int], shape2: Sequence[int]
+) -> tuple[int, ...]:
     """Output shape of a broadcasting binary op (NumPy rules, rank <= 6).
 
     Shapes are right-aligned; each pair of dimensions must be equal or contain a 1.
@@ -108,7 +110,9 @@ def apply_int_activation(x: np.ndarray, activation: int, dtype: np.dtype) -> np.
     return clamp_like_std(x, dtype.type(lo), dtype.type(hi))
 
 
-def quantized_activation_range(ctx: OpContext, activation: int, output: TensorInfo) -> tuple[int, int]:
+def quantized_activation_range(
+    ctx: OpContext, activation: int, output: TensorInfo
+) -> tuple[int, int]:
     """Integer clamp range of a fused activation on the quantized ``output``.
 
     A bound ``f`` becomes ``zp + round_half_away(fl32(f / scale))`` (see

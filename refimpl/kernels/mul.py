@@ -62,7 +62,8 @@ def mul_real_multiplier(s1: float, s2: float, s_out: float, precision: Precision
     """``s1 * s2 / s_out``: float32 throughout (TFLite) or double throughout (TFLM)."""
     if precision is Precision.F32:
         return float(np.float32(np.float32(s1) * np.float32(s2)) / np.float32(s_out))
-    return float(np.float64(np.float32(s1)) * np.float64(np.float32(s2)) / np.float64(np.float32(s_out)))
+    d1, d2, d_out = (np.float64(np.float32(s)) for s in (s1, s2, s_out))
+    return float(d1 * d2 / d_out)
 
 
 def prepare(ctx: OpContext) -> OpData:
@@ -73,7 +74,8 @@ def prepare(ctx: OpContext) -> OpData:
     if out.dtype != in1.dtype:
         raise ctx.unsupported(
             f"output {out.describe()} with inputs of type {np.dtype(in1.dtype).name}",
-            supported="same type in and out (the int16 x int16 -> int8 LSTM variant is not implemented)",
+            supported="same type in and out (int16 x int16 -> int8, an LSTM variant, is not "
+            "implemented)",
         )
     act = fused_activation(ctx)
     shape = broadcast_shape(ctx, in1.shape, in2.shape)

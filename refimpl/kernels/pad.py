@@ -30,7 +30,7 @@ _QUANTIZABLE = (np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16))
 
 @dataclass(frozen=True)
 class OpData:
-    """``paddings``: tuple of ``(before, after)`` per dimension; ``pad_value`` in the output dtype."""
+    """``paddings``: ``(before, after)`` per dimension; ``pad_value`` in the output dtype."""
 
     paddings: tuple[tuple[int, int], ...]
     pad_value: np.generic
@@ -73,7 +73,9 @@ def _pad_value(ctx: OpContext, dtype: np.dtype) -> np.generic:
     const_t = ctx.optional_input(2) if ctx.op_name == "PADV2" else None
     if const_t is not None:
         if np.dtype(const_t.dtype) != dtype:
-            raise ctx.error(f"constant_values {const_t.describe()} must have the input type {dtype.name}")
+            raise ctx.error(
+                f"constant_values {const_t.describe()} must have the input type {dtype.name}"
+            )
         if const_t.size != 1:
             raise ctx.error(f"constant_values {const_t.describe()} must hold exactly one value")
         if const_t.data is None:

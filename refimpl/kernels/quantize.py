@@ -158,7 +158,9 @@ def prepare(ctx: OpContext) -> OpData:
         raise ctx.unsupported("per-channel requantization", supported="per-tensor parameters")
     zp_in, zp_out = int(inp.zero_point[0]), int(out.zero_point[0])
     if in_dtype == _I16 and out_dtype == _I16 and (zp_in, zp_out) != (0, 0):
-        raise ctx.error(f"int16 -> int16 requantization needs zero points 0 (got {zp_in}, {zp_out})")
+        raise ctx.error(
+            f"int16 -> int16 requantization needs zero points 0 (got {zp_in}, {zp_out})"
+        )
     real = np.float64(np.float32(inp.scale[0])) / np.float64(np.float32(out.scale[0]))
     m, shift = quantize_multiplier(float(real))
     # The reference kernel's shortcut: same scale (m, shift) == (2**30, 1) and a zero

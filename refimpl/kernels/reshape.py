@@ -50,7 +50,13 @@ class OpData:
 def _shape_source(ctx: OpContext) -> tuple[bool, Sequence[int] | None, str]:
     """``(from_tensor, requested shape or None if not yet known, description)``."""
     shape_t = ctx.optional_input(1) if len(ctx.inputs) == 2 else None
-    if shape_t is not None and len(shape_t.shape) == 1 and np.dtype(shape_t.dtype) == np.dtype(np.int32):
+    is_int32_vector = (
+        shape_t is not None
+        and len(shape_t.shape) == 1
+        and np.dtype(shape_t.dtype) == np.dtype(np.int32)
+    )
+    if is_int32_vector:
+        assert shape_t is not None
         if shape_t.data is None:
             return True, None, f"shape tensor {shape_t.describe()}"
         values = [int(v) for v in np.asarray(shape_t.data).reshape(-1)]
@@ -62,7 +68,9 @@ def _shape_source(ctx: OpContext) -> tuple[bool, Sequence[int] | None, str]:
     return False, values, f"options.new_shape = {values}"
 
 
-def resolve_shape(ctx: OpContext, input_shape: Sequence[int], requested: Sequence[int], source: str) -> tuple[int, ...]:
+def resolve_shape(
+    ctx: OpContext, input_shape: Sequence[int], requested: Sequence[int], source: str
+) -> tuple[int, ...]:
     """Fill in the ``-1`` entry and check the element count (TFLite ``ResizeOutput``)."""
     in_shape = [int(d) for d in input_shape]
     n_in = int(np.prod(in_shape, dtype=np.int64))
@@ -114,7 +122,7 @@ def prepare(ctx: OpContext) -> OpData:
     if len(ctx.inputs) not in (1, 2):
         raise ctx.error(f"takes 1 or 2 inputs, got {len(ctx.inputs)}")
     if np.dtype(out.dtype) != np.dtype(inp.dtype):
-        raise ctx.error(f"output {out.describe()} must have the input type {np.dtype(inp.dtype).name}")
+        raise ctx.error(f"output {out.describe()} must have the input type {inp.dtype.name}")
     from_tensor, requested, source = _shape_source(ctx)
     if requested is None:
         return OpData(None, from_tensor)

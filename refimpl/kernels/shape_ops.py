@@ -93,7 +93,9 @@ class StridedSliceData:
 
 
 def _masks(ctx: OpContext) -> dict[str, int]:
-    names = ("begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask", "offset")
+    names = (
+        "begin_mask", "end_mask", "ellipsis_mask", "new_axis_mask", "shrink_axis_mask", "offset"
+    )  # fmt: skip
     o = ctx.options
     return {n: int(getattr(o, n, 0) or 0) if o is not None else 0 for n in names}
 
@@ -198,7 +200,39 @@ def resolve_strided_slice(
 
     indices = tuple(np.arange(a, b, s, dtype=np.int64) for a, b, s in zip(starts, stops, steps))
     out_shape = tuple(len(ix) for ix, s in zip(indices, shrink) if not s)
+    if masks["offset"]:
+        _check_offset_shape(ctx, end, steps, shrink, out_shape)
     return SliceSpec(tuple(eff_shape), indices, out_shape)
+
+
+def _check_offset_shape(ctx, end, steps, shrink, out_shape) -> None:
+    """With ``offset`` TFLite sizes the output from the raw ``end`` values (the sizes),
+    indexed by *effective* axis and ignoring the masks (``ResizeOutputTensor``), while the
+    copy loop clamps ``begin + size`` and honours the masks. Only when both agree is the
+    result defined; otherwise TFLite reads past ``end`` or writes a wrongly sized output
+    (it crashed LiteRT 2.3.0 in the fuzz of compare/dev_check_elementwise.py)."""
+    sizes = []
+    for idx, (stride, s) in enumerate(zip(steps, shrink)):
+        if s:
+            continue
+        if idx >= len(end):
+            raise ctx.error(
+                "offset=True with fewer begin/end entries than effective dimensions is "
+                "undefined in TFLite (it reads past the end tensor)"
+            )
+        dim = int(end[idx])
+        if (dim < 0) != (stride < 0):
+            sizes.append(0)
+        elif stride < 0:
+            sizes.append(int((dim + 1) / stride) + 1)  # C division truncates toward zero
+        else:
+            sizes.append(0 if dim == 0 else (dim - 1) // stride + 1)
+    if tuple(sizes) != tuple(out_shape):
+        raise ctx.error(
+            f"offset=True: TFLite would size the output {sizes} from the end values but "
+            f"copy {list(out_shape)} elements per axis (begin + size out of range, or masks "
+            "set); the result is undefined in TFLite"
+        )
 
 
 def strided_slice_eval(x: np.ndarray, spec: SliceSpec) -> np.ndarray:
@@ -224,8 +258,9 @@ def strided_slice_prepare(ctx: OpContext) -> StridedSliceData:
         raise ctx.error(f"takes 4 inputs, got {len(ctx.inputs)}")
     inp, out = ctx.input(0), ctx.output(0)
     if np.dtype(out.dtype) != np.dtype(inp.dtype):
-        raise ctx.error(f"output {out.describe()} must have the input type {np.dtype(inp.dtype).name}")
-    begin, end, strides = (_index_values(ctx, i, n) for i, n in ((1, "begin"), (2, "end"), (3, "strides")))
+        raise ctx.error(f"output {out.describe()} must have the input type {inp.dtype.name}")
+    names = ("begin", "end", "strides")
+    begin, end, strides = (_index_values(ctx, i, n) for i, n in enumerate(names, 1))
     counts = {ctx.input(i).shape[0] for i in (1, 2, 3)}
     if len(counts) != 1:
         raise ctx.error("begin, end and strides must have the same length")
@@ -279,7 +314,7 @@ def pack_prepare(ctx: OpContext) -> PackData:
         if tuple(t.shape) != tuple(t0.shape) or np.dtype(t.dtype) != np.dtype(t0.dtype):
             raise ctx.error(f"input {i} {t.describe()} differs from input 0 {t0.describe()}")
     if np.dtype(out.dtype) != np.dtype(t0.dtype):
-        raise ctx.error(f"output {out.describe()} must have the input type {np.dtype(t0.dtype).name}")
+        raise ctx.error(f"output {out.describe()} must have the input type {t0.dtype.name}")
     for i, t in enumerate(ins):  # TFLite: no requantization, parameters must match
         if _qparams(t) != _qparams(out):
             raise ctx.error(

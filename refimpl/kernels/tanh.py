@@ -87,7 +87,9 @@ def prepare(ctx: OpContext) -> OpData:
 
 
 def tanh_float(x: np.ndarray) -> np.ndarray:
-    """float32 ``std::tanh`` of each element (reference/tanh.h), via :func:`~refimpl.fixedpoint.tanhf`.
+    """float32 ``std::tanh`` of each element (reference/tanh.h).
+
+    Evaluated by :func:`~refimpl.fixedpoint.tanhf`.
 
     Tolerance: refimpl's tanh is correctly rounded; glibc 2.36's ``tanhf`` (used by the
     runtimes) is not, so results differ by 1 ulp on roughly 17% of random inputs and by

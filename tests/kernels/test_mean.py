@@ -1,0 +1,187 @@
+"""MEAN and SUM kernels: shapes and axes, the pre-divided multiplier, goldens, float order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _op_builders import ctx, run, tensor
+
+from refimpl.errors import OpError, UnsupportedOpError
+from refimpl.flavors import TFLITE_REF, TFLM
+from refimpl.kernels.mean import MEAN, SUM
+
+FLAVORS = [pytest.param(TFLITE_REF, id="ref"), pytest.param(TFLM, id="tflm")]
+
+
+def reduce_ctx(op, shape, axes, keep_dims=False, s_in=1.0, zp_in=0, s_out=1.0, zp_out=0,
+               dtype=np.int8, flavor=TFLITE_REF, out_shape=None):
+    quantized = dtype != np.float32
+    x = tensor(dtype, shape, s_in if quantized else None, zp_in)
+    axis = tensor(np.int32, (len(axes),), data=axes)
+    out = tensor(dtype, out_shape or (1,), s_out if quantized else None, zp_out)
+    return ctx(op, [x, axis], [out], flavor=flavor, keep_dims=keep_dims)
+
+
+def mean_of(values, flavor=TFLITE_REF, **kw):
+    values = np.asarray(values)
+    c = reduce_ctx("MEAN", values.shape, [-1], flavor=flavor, **kw)
+    return run(MEAN, c, values, None)[0]
+
+
+# ------------------------------------------------------------------------------------
+# Output shapes and axes
+# ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "axes, keep_dims, out_shape",
+    [([1, 2], False, (2, 5)), ([1, 2], True, (2, 1, 1, 5)), ([-1], False, (2, 3, 4)),
+     ([2, -3, 1], True, (2, 1, 1, 5)), ([], False, (2, 3, 4, 5)), ([0, 1, 2, 3], False, ())],
+    ids=["hw", "hw-keep", "negative", "duplicates-keep", "no-axes", "all"],
+)
+def test_output_shape(axes, keep_dims, out_shape):
+    c = reduce_ctx("MEAN", (2, 3, 4, 5), axes, keep_dims)
+    data = MEAN.prepare(c)
+    assert c.outputs[0].shape == out_shape
+    assert data.axes == tuple(sorted({a % 4 for a in axes}))
+
+
+def test_axis_out_of_range_is_an_error():
+    with pytest.raises(OpError, match="out of range"):
+        MEAN.prepare(reduce_ctx("MEAN", (2, 3), [2]))
+
+
+def test_non_constant_axis_is_unsupported():
+    c = ctx("MEAN", [tensor(np.int8, (2, 3), 1.0, 0), tensor(np.int32, (1,))],
+            [tensor(np.int8, (2,), 1.0, 0)], keep_dims=False)
+    with pytest.raises(UnsupportedOpError, match="constant"):
+        MEAN.prepare(c)
+
+
+def test_int16_needs_zero_zero_points():
+    with pytest.raises(OpError, match="zero points"):
+        MEAN.prepare(reduce_ctx("MEAN", (2, 3), [1], dtype=np.int16, zp_in=1))
+
+
+def test_uint8_is_unsupported_in_tflm():
+    with pytest.raises(UnsupportedOpError):
+        MEAN.prepare(reduce_ctx("MEAN", (2, 3), [1], dtype=np.uint8, zp_in=128, flavor=TFLM))
+
+
+# ------------------------------------------------------------------------------------
+# Multiplier pre-divided by n
+# ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "shape, s_in, s_out, multiplier, shift",
+    [
+        # ratio 1 = 2**30 * 2**(1-31); n = 4: k = 2, m = (2**30 << 2) // 4 = 2**30, shift -1.
+        ((1, 4), 1.0, 1.0, 1 << 30, -1),
+        # n = 3: k = 1, m = 2**31 // 3 = 715827882 (truncated), shift 0.
+        ((1, 3), 1.0, 1.0, 715827882, 0),
+        # ratio 2**-30 = 2**30 * 2**(-29-31): 31 + s0 = 2 caps k (floor(log2 16) = 4):
+        # m = (2**30 << 2) // 16 = 2**28, shift -29 - 2 = -31.
+        ((1, 16), 2.0**-30, 1.0, 1 << 28, -31),
+        # n = 2**34: k capped at 32: m = (2**30 << 32) // 2**34 = 2**28, shift 1 - 32 = -31.
+        ((1, 2**34), 1.0, 1.0, 1 << 28, -31),
+    ],
+    ids=["n4", "n3-truncates", "k-capped-by-shift", "k-capped-at-32"],
+)
+def test_prepare_folds_one_over_n_into_the_multiplier(shape, s_in, s_out, multiplier, shift):
+    data = MEAN.prepare(reduce_ctx("MEAN", shape, [1], s_in=s_in, s_out=s_out))
+    assert (data.output_multiplier, data.output_shift) == (multiplier, shift)
+
+
+# ------------------------------------------------------------------------------------
+# Hand-computed outputs
+# ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize(
+    "values, want",
+    [
+        # S = 10: SRDHM(10, 2**30) = 5; RDBPOT(5, 1) = 3 (2.5 -> away from zero).
+        ([1, 2, 3, 4], 3),
+        # S = -10: SRDHM(-10, 2**30) = floor(-4.5) = -5; RDBPOT(-5, 1) = -3 (-2.5 -> -3).
+        ([-1, -2, -3, -4], -3),
+        # S = 4, n = 3: SRDHM(4, 715827882) = floor(1.83) = 1.
+        ([1, 1, 2], 1),
+        ([127, 127, 127], 127),
+    ],
+    ids=["2.5", "-2.5", "4/3", "max"],
+)
+def test_hand_values(values, want, flavor):
+    assert mean_of([values], flavor).tolist() == [want]
+
+
+def test_zero_points_are_removed_and_added():
+    # S - zp_in * n = 15 - 5 * 3 = 0 -> 0 + zp_out = -3.
+    assert mean_of([[5, 5, 5]], zp_in=5, zp_out=-3).tolist() == [-3]
+
+
+# Golden from the real runtimes: s_in 0.05, zp_in 3, s_out 0.0213, zp_out -7, axis 1 of
+# (6, 3) (LiteRT 2.3.0 BUILTIN_REF and the TFLM wheel agree).
+RUNTIME_X = [[111, -107, -42], [-128, -128, -127], [127, 127, 126], [0, 1, 2], [5, 6, 7],
+             [-60, 33, 90]]
+RUNTIME_Y = [-44, -128, 127, -12, 0, 35]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_matches_runtime_golden(flavor):
+    c = reduce_ctx("MEAN", (6, 3), [1], s_in=0.05, zp_in=3, s_out=0.0213, zp_out=-7,
+                   flavor=flavor)
+    assert run(MEAN, c, RUNTIME_X, None)[0].tolist() == RUNTIME_Y
+
+
+# ------------------------------------------------------------------------------------
+# SUM: LiteRT's reference kernel reads int8 as uint8
+# ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "values, litert, tflm",
+    [
+        # bytes 100 + 100 = 200 -> byte 200 = int8 -56;  TFLM: 200 -> clamp 127.
+        ([100, 100], -56, 127),
+        # bytes 156 + 156 = 312 -> clamp 255 = int8 -1; TFLM: -200 -> clamp -128.
+        ([-100, -100], -1, -128),
+        ([3, 4], 7, 7),
+    ],
+    ids=["positive", "negative", "small"],
+)
+def test_sum_int8_litert_reads_uint8_bytes_tflm_reads_int8(values, litert, tflm):
+    for flavor, want in ((TFLITE_REF, litert), (TFLM, tflm)):
+        c = reduce_ctx("SUM", (1, 2), [1], flavor=flavor)
+        assert run(SUM, c, [values], None)[0].tolist() == [want]
+
+
+def test_sum_matches_runtime_golden():
+    # s_in 0.02, zp_in 4, s_out 0.05, zp_out -10, axis 1 of (2, 6), from both runtimes.
+    x = [[100, 27, -5, 60, -128, 90], [-100, -100, -100, 0, 0, 0]]
+    for flavor, want in ((TFLITE_REF, [-13, -88]), (TFLM, [38, -128])):
+        c = reduce_ctx("SUM", (2, 6), [1], s_in=0.02, zp_in=4, s_out=0.05, zp_out=-10,
+                       flavor=flavor)
+        assert run(SUM, c, x, None)[0].tolist() == want
+
+
+# ------------------------------------------------------------------------------------
+# float32
+# ------------------------------------------------------------------------------------
+def test_float_sum_is_sequential_left_to_right():
+    # 1 + 2**-24 rounds back to 1 (a tie, to even) at every step, so the sequential sum
+    # stays 1 and the mean is fl32(1/5); an exact or pairwise sum would give 1 + 2**-22.
+    x = np.array([[1.0] + [2.0**-24] * 4], np.float32)
+    c = reduce_ctx("MEAN", (1, 5), [1], dtype=np.float32)
+    (out,) = run(MEAN, c, x, None)
+    assert out.dtype == np.float32 and out[0] == np.float32(np.float32(1) / np.float32(5))
+    (total,) = run(SUM, reduce_ctx("SUM", (1, 5), [1], dtype=np.float32), x, None)
+    assert total[0] == np.float32(1)
+
+
+def test_float_mean_over_several_axes_uses_input_order():
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    c = reduce_ctx("MEAN", (2, 3, 4), [2, 0], keep_dims=True, dtype=np.float32)
+    (out,) = run(MEAN, c, x, None)
+    assert out.shape == (1, 3, 1) and out.reshape(-1).tolist() == [7.5, 11.5, 15.5]
+
+
+@pytest.mark.parametrize("flavor, fill", [(TFLITE_REF, "nan"), (TFLM, 0.0)], ids=["ref", "tflm"])
+def test_float_mean_of_empty_input(flavor, fill):
+    c = reduce_ctx("MEAN", (2, 0), [1], dtype=np.float32, flavor=flavor)
+    (out,) = run(MEAN, c, np.zeros((2, 0), np.float32), None)
+    assert out.shape == (2,)
+    assert np.all(np.isnan(out)) if fill == "nan" else np.all(out == 0)
