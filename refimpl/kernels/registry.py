@@ -22,6 +22,7 @@ from . import (
     pooling,
     quantize,
     reshape,
+    shape_ops,
     softmax,
     tanh,
 )
@@ -41,8 +42,15 @@ KERNELS: dict[str, Kernel] = {
     "PAD": pad.PAD,
     "QUANTIZE": quantize.QUANTIZE,
     "RELU": activations.RELU,
+    "PACK": shape_ops.PACK,
+    "PADV2": pad.PADV2,
     "RELU6": activations.RELU6,
+    "RELU_0_TO_1": activations.RELU_0_TO_1,
+    "RELU_N1_TO_1": activations.RELU_N1_TO_1,
     "RESHAPE": reshape.RESHAPE,
+    "SHAPE": shape_ops.SHAPE,
     "SOFTMAX": softmax.SOFTMAX,
+    "STRIDED_SLICE": shape_ops.STRIDED_SLICE,
+    "SUM": mean.SUM,
     "TANH": tanh.TANH,
 }

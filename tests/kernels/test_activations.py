@@ -73,8 +73,10 @@ def test_multiplier_precision_follows_the_flavour():
     s_in, s_out = np.float32(0.102), np.float32(0.196)
     ref = act_ctx("RELU", tensor(I8, [1], s_in, 0), tensor(I8, [1], s_out, -128))
     tflm = act_ctx("RELU", tensor(I8, [1], s_in, 0), tensor(I8, [1], s_out, -128), flavor=TFLM)
-    assert RELU.prepare(ref).output_multiplier == quantize_multiplier(float(s_in / s_out))[0] == 1117568000
-    assert RELU.prepare(tflm).output_multiplier == quantize_multiplier(float(s_in) / float(s_out))[0]
+    m32 = quantize_multiplier(float(s_in / s_out))[0]  # float32 division
+    m64 = quantize_multiplier(float(s_in) / float(s_out))[0]  # double division
+    assert RELU.prepare(ref).output_multiplier == m32 == 1117568000
+    assert RELU.prepare(tflm).output_multiplier == m64 != m32
     assert run(RELU, ref, [49])[0].tolist() == [-103]
     assert run(RELU, tflm, [49])[0].tolist() == [-102]
 
@@ -83,7 +85,8 @@ def test_tflm_relu6_clamps_raw_input_codes_without_requantizing():
     # TFLM: lower = zp_in = -10, upper = roundf(6 / 0.1) + zp_in = 50; output params ignored
     c = act_ctx("RELU6", tensor(I8, [4], 0.1, -10), tensor(I8, [4], 0.05, -128), flavor=TFLM)
     d = RELU6.prepare(c)
-    assert d.kind == "clamp" and (d.quantized_activation_min, d.quantized_activation_max) == (-10, 50)
+    assert d.kind == "clamp"
+    assert (d.quantized_activation_min, d.quantized_activation_max) == (-10, 50)
     assert run(RELU6, c, [-128, 0, 49, 127])[0].tolist() == [-10, 0, 49, 50]
 
 

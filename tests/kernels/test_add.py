@@ -102,7 +102,8 @@ def test_matches_scalar_transcription_with_broadcasting(dtype):
 
 def test_fused_relu6_clamps_to_quantized_six():
     # s_out = 0.05, zp -128: Q(0) = -128, Q(6) = -128 + roundf(6 / 0.05) = -8
-    c = add_ctx(tensor(I8, [3], 0.1, 0), tensor(I8, [3], 0.1, 0), tensor(I8, [3], 0.05, -128), act=3)
+    t = tensor(I8, [3], 0.1, 0)
+    c = add_ctx(t, tensor(I8, [3], 0.1, 0), tensor(I8, [3], 0.05, -128), act=3)
     p = ADD.prepare(c).quantized
     assert (p.output_activation_min, p.output_activation_max) == (-128, -8)
     # 0.1*(50+50) = 10 -> clamp to Q(6) = -8; -1 -> clamp to Q(0); 0.1*(10+5) = 1.5 -> -98
@@ -127,7 +128,8 @@ def test_float_add_clamps_infinity_to_float_max_and_keeps_nan():
 def test_float_relu_n1_to_1_and_broadcast():
     c = add_ctx(tensor(F32, [2, 1]), tensor(F32, [3]), tensor(F32, [2, 3]), act=2)
     got = run(ADD, c, [[0.25], [-2.0]], [0.5, 1.0, -0.75])[0]
-    np.testing.assert_array_equal(got, np.clip(np.array([[0.25], [-2.0]]) + [0.5, 1.0, -0.75], -1, 1))
+    want = np.clip(np.array([[0.25], [-2.0]]) + [0.5, 1.0, -0.75], -1, 1)
+    np.testing.assert_array_equal(got, want)
 
 
 def test_int32_add_wraps_and_applies_relu():

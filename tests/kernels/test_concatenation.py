@@ -91,7 +91,8 @@ def test_type_mismatch_is_error():
 
 
 def test_constant_scalars_form_a_vector_and_dynamic_scalars_are_unsupported():
-    c = cat_ctx([tensor(np.int32, [], data=4), tensor(np.int32, [], data=7)], tensor(np.int32, [2]), 0)
+    scalars = [tensor(np.int32, [], data=4), tensor(np.int32, [], data=7)]
+    c = cat_ctx(scalars, tensor(np.int32, [2]), 0)
     assert run(CONCATENATION, c, 4, 7)[0].tolist() == [4, 7]
     c = cat_ctx([tensor(np.int32, []), tensor(np.int32, [])], tensor(np.int32, [2]), 0)
     with pytest.raises(UnsupportedOpError):

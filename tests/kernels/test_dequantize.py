@@ -30,8 +30,10 @@ def test_result_is_the_float32_rounding_of_the_exact_product():
 
 
 def test_uint8_and_int16():
-    assert run(DEQUANTIZE, dq_ctx(tensor(U8, [2], 0.25, 128)), [0, 255])[0].tolist() == [-32.0, 31.75]
-    assert run(DEQUANTIZE, dq_ctx(tensor(I16, [2], 2.0**-10, 0)), [-32768, 1024])[0].tolist() == [-32.0, 1.0]
+    got = run(DEQUANTIZE, dq_ctx(tensor(U8, [2], 0.25, 128)), [0, 255])[0]
+    assert got.tolist() == [-32.0, 31.75]
+    got = run(DEQUANTIZE, dq_ctx(tensor(I16, [2], 2.0**-10, 0)), [-32768, 1024])[0]
+    assert got.tolist() == [-32.0, 1.0]
 
 
 def test_per_channel_along_quantized_dimension():

@@ -65,8 +65,9 @@ def test_zero_points_and_broadcasting_match_scalar_formula():
     x1, x2 = rng.integers(-128, 128, [3, 1, 4]), rng.integers(-128, 128, [5, 1])
     d = MUL.prepare(c)
     b1, b2 = np.broadcast_arrays(x1, x2)
+    m, sh, lo = d.output_multiplier, d.output_shift, d.output_activation_min
     want = [
-        min(127, max(d.output_activation_min, mbqm((a + 9) * (b - 17), d.output_multiplier, d.output_shift) - 3))
+        min(127, max(lo, mbqm((a + 9) * (b - 17), m, sh) - 3))
         for a, b in zip(b1.ravel().tolist(), b2.ravel().tolist())
     ]
     got = run(MUL, c, x1, x2)[0]
@@ -102,14 +103,16 @@ def test_large_multiplier_shifts_left_first():
 def test_uint8_and_int16():
     c = mul_ctx(tensor(U8, [2], 0.5, 128), tensor(U8, [2], 0.25, 128), tensor(U8, [2], 0.125, 128))
     assert run(MUL, c, [131, 127], [123, 130])[0].tolist() == [128 - 15, 128 - 2]
-    c = mul_ctx(tensor(I16, [1], 2.0**-8, 0), tensor(I16, [1], 2.0**-8, 0), tensor(I16, [1], 2.0**-10, 0))
+    t = tensor(I16, [1], 2.0**-8, 0)
+    c = mul_ctx(t, tensor(I16, [1], 2.0**-8, 0), tensor(I16, [1], 2.0**-10, 0))
     # real = 2**-6 -> (300*400) / 64 = 1875
     assert run(MUL, c, [300], [400])[0].tolist() == [1875]
 
 
 def test_float_mul_relu6_and_overflow_clamp():
     c = mul_ctx(tensor(F32, [4]), tensor(F32, [4]), tensor(F32, [4]), act=3)
-    assert run(MUL, c, [2.0, -1.0, 1e30, np.inf], [2.5, 3.0, 1e30, 0.5])[0].tolist() == [5.0, 0.0, 6.0, 6.0]
+    got = run(MUL, c, [2.0, -1.0, 1e30, np.inf], [2.5, 3.0, 1e30, 0.5])[0]
+    assert got.tolist() == [5.0, 0.0, 6.0, 6.0]
     c = mul_ctx(tensor(F32, [1]), tensor(F32, [1]), tensor(F32, [1]))
     assert run(MUL, c, [1e30], [1e30])[0].tolist() == [float(np.finfo(np.float32).max)]
 

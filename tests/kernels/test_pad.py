@@ -31,12 +31,14 @@ def test_quantized_pad_uses_output_zero_point():
 
 
 def test_uint8_pad_uses_output_zero_point():
-    c = ctx("PAD", [tensor(U8, [1], 0.1, 128), paddings([[1, 1]], np.int64)], [tensor(U8, [3], 0.1, 128)])
+    inp, out = tensor(U8, [1], 0.1, 128), tensor(U8, [3], 0.1, 128)
+    c = ctx("PAD", [inp, paddings([[1, 1]], np.int64)], [out])
     assert run(PAD, c, [9], None)[0].tolist() == [128, 9, 128]
 
 
 def test_int16_and_batch_padding():
-    c = ctx("PAD", [tensor(I16, [1, 2], 2.0**-10, 0), paddings([[1, 0], [0, 0]])], [tensor(I16, [2, 2], 2.0**-10, 0)])
+    inp, out = tensor(I16, [1, 2], 2.0**-10, 0), tensor(I16, [2, 2], 2.0**-10, 0)
+    c = ctx("PAD", [inp, paddings([[1, 0], [0, 0]])], [out])
     assert run(PAD, c, [[3, 4]], None)[0].tolist() == [[0, 0], [3, 4]]
 
 
@@ -48,13 +50,15 @@ def test_padv2_float_constant():
 
 def test_padv2_quantized_constant_is_the_raw_code():
     const = tensor(I8, [], 0.1, -7, data=100, name="value")
-    c = ctx("PADV2", [tensor(I8, [1], 0.1, -7), paddings([[0, 1]]), const], [tensor(I8, [2], 0.1, -7)])
+    inp, out = tensor(I8, [1], 0.1, -7), tensor(I8, [2], 0.1, -7)
+    c = ctx("PADV2", [inp, paddings([[0, 1]]), const], [out])
     assert run(PADV2, c, [3], None, None)[0].tolist() == [3, 100]
 
 
 def test_padv2_constant_with_other_quantization_is_error():
     const = tensor(I8, [], 0.2, -7, data=100, name="value")
-    c = ctx("PADV2", [tensor(I8, [1], 0.1, -7), paddings([[0, 1]]), const], [tensor(I8, [2], 0.1, -7)])
+    inp, out = tensor(I8, [1], 0.1, -7), tensor(I8, [2], 0.1, -7)
+    c = ctx("PADV2", [inp, paddings([[0, 1]]), const], [out])
     with pytest.raises(OpError, match=r"node 7 \(PADV2\).*constant_values"):
         PADV2.prepare(c)
 

@@ -24,13 +24,15 @@ def test_shape_tensor_with_minus_one():
 
 
 def test_options_new_shape_when_no_shape_tensor():
-    c = ctx("RESHAPE", [tensor(I8, [2, 3], 0.5, 1)], [tensor(I8, [3, 2], 0.5, 1)], new_shape=[3, -1])
+    inp, out = tensor(I8, [2, 3], 0.5, 1), tensor(I8, [3, 2], 0.5, 1)
+    c = ctx("RESHAPE", [inp], [out], new_shape=[3, -1])
     assert run(RESHAPE, c, [[1, 2, 3], [4, 5, 6]])[0].tolist() == [[1, 2], [3, 4], [5, 6]]
 
 
 def test_int64_shape_tensor_is_ignored_in_favour_of_options():
     # TFLite only reads a 1-D int32 shape tensor; otherwise it falls back to new_shape
-    c = ctx("RESHAPE", [tensor(F32, [2, 3]), shape_t([6], np.int64)], [tensor(F32, [3, 2])], new_shape=[3, 2])
+    inputs = [tensor(F32, [2, 3]), shape_t([6], np.int64)]
+    c = ctx("RESHAPE", inputs, [tensor(F32, [3, 2])], new_shape=[3, 2])
     RESHAPE.prepare(c)
     assert c.outputs[0].shape == (3, 2)
 
@@ -50,7 +52,8 @@ def test_stale_batch_in_constant_shape_is_error_like_tflite():
     # Saved with batch 1 -> constant shape [1, 60]; input resized to batch 4. LiteRT 2.3.0:
     # "num_input_elements != num_output_elements (240 != 60) ... RESHAPE failed to prepare"
     c = ctx("RESHAPE", [tensor(F32, [4, 5, 4, 3]), shape_t([1, 60])], [tensor(F32, [1, 60])])
-    with pytest.raises(OpError, match=r"node 7 \(RESHAPE\): cannot reshape .*240.*60.*batch 1.*batch 4"):
+    pattern = r"node 7 \(RESHAPE\): cannot reshape .*240.*60.*batch 1.*batch 4"
+    with pytest.raises(OpError, match=pattern):
         RESHAPE.prepare(c)
 
 
@@ -73,14 +76,17 @@ def test_two_minus_ones_is_error():
 
 
 def test_runtime_shape_tensor_is_resolved_at_invoke():
-    c = ctx("RESHAPE", [tensor(F32, [2, 6]), tensor(I32, [3], name="shape")], [tensor(F32, [2, 2, 3])])
+    inputs = [tensor(F32, [2, 6]), tensor(I32, [3], name="shape")]
+    c = ctx("RESHAPE", inputs, [tensor(F32, [2, 2, 3])])
     data = RESHAPE.prepare(c)
     assert data.output_shape is None
-    got = RESHAPE.invoke(c, data, [np.arange(12, dtype=F32).reshape(2, 6), np.array([3, -1, 2], I32)])[0]
+    x = np.arange(12, dtype=F32).reshape(2, 6)
+    got = RESHAPE.invoke(c, data, [x, np.array([3, -1, 2], I32)])[0]
     assert got.shape == (3, 2, 2)
 
 
 def test_constant_input_is_folded():
-    c = ctx("RESHAPE", [tensor(I32, [4], data=[1, 2, 3, 4]), shape_t([2, 2])], [tensor(I32, [2, 2])])
+    inputs = [tensor(I32, [4], data=[1, 2, 3, 4]), shape_t([2, 2])]
+    c = ctx("RESHAPE", inputs, [tensor(I32, [2, 2])])
     RESHAPE.prepare(c)
     assert c.outputs[0].data.tolist() == [[1, 2], [3, 4]]

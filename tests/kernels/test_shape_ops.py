@@ -35,7 +35,8 @@ def test_shape_out_type_float_is_error():
 # ------------------------------------------------------------------------------------------
 def ss_ctx(shape, begin, end, strides, **masks):
     ints = lambda v, n: tensor(I32, [len(v)], data=v, name=n)  # noqa: E731
-    opts = dict(begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0, offset=False)
+    opts = dict(begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0)
+    opts["offset"] = False
     opts.update(masks)
     return ctx("STRIDED_SLICE", [tensor(F32, shape), ints(begin, "begin"), ints(end, "end"),
                ints(strides, "strides")], [tensor(F32, [1])], **opts)  # fmt: skip
@@ -51,13 +52,17 @@ S = slice
         ([0, 1], [2, 3], [1, 1], {}, (S(0, 2), S(1, 3))),
         ([1], [2], [1], dict(shrink_axis_mask=1), (1,)),
         ([0], [1], [1], dict(shrink_axis_mask=1), (0,)),  # Keras Flatten's batch extraction
-        ([-1, 0, 0, 4], [0, 0, 0, 0], [-1, 1, 1, -2], dict(end_mask=0b0110), (S(-1, 0, -1), S(None), S(None), S(4, 0, -2))),
-        ([0, 0, 1], [0, 0, 0], [1, 1, 2], dict(begin_mask=3, end_mask=7), (S(None), S(None), S(1, None, 2))),
+        ([-1, 0, 0, 4], [0, 0, 0, 0], [-1, 1, 1, -2], dict(end_mask=0b0110),
+         (S(-1, 0, -1), S(None), S(None), S(4, 0, -2))),
+        ([0, 0, 1], [0, 0, 0], [1, 1, 2], dict(begin_mask=3, end_mask=7),
+         (S(None), S(None), S(1, None, 2))),
         ([-100, 1], [100, -1], [1, 1], {}, (S(-100, 100), S(1, -1))),  # clamped out-of-range
         ([0, 2], [0, 3], [1, 1], dict(ellipsis_mask=1), (Ellipsis, S(2, 3))),
-        ([0, 0, 1], [0, 0, 2], [1, 1, 1], dict(ellipsis_mask=2, shrink_axis_mask=4), (S(0, 0), Ellipsis, 1)),
+        ([0, 0, 1], [0, 0, 2], [1, 1, 1], dict(ellipsis_mask=2, shrink_axis_mask=4),
+         (S(0, 0), Ellipsis, 1)),
         ([0, 0], [0, 0], [1, 1], dict(new_axis_mask=1, begin_mask=2, end_mask=2), (None, S(None))),
-        ([1, 0, 0], [2, 0, 0], [1, 1, 1], dict(new_axis_mask=2, shrink_axis_mask=1, end_mask=4), (1, None, S(None))),
+        ([1, 0, 0], [2, 0, 0], [1, 1, 1], dict(new_axis_mask=2, shrink_axis_mask=1, end_mask=4),
+         (1, None, S(None))),
         ([3], [1], [1], {}, (S(3, 1),)),  # empty result
     ],
     ids=["basic", "shrink", "flatten-batch", "negative-strides", "masks", "clamp", "ellipsis",
@@ -78,11 +83,12 @@ def test_strided_slice_offset_flag_reads_end_as_size():
 
 
 def test_strided_slice_runtime_indices_are_resolved_at_invoke():
-    c = ctx("STRIDED_SLICE", [tensor(F32, [5]), tensor(I32, [1]), tensor(I32, [1]), tensor(I32, [1])],
-            [tensor(F32, [1])], begin_mask=0, end_mask=0, ellipsis_mask=0, new_axis_mask=0,
-            shrink_axis_mask=0, offset=False)  # fmt: skip
+    inputs = [tensor(F32, [5]), tensor(I32, [1]), tensor(I32, [1]), tensor(I32, [1])]
+    c = ctx("STRIDED_SLICE", inputs, [tensor(F32, [1])], begin_mask=0, end_mask=0,
+            ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=0, offset=False)  # fmt: skip
     data = STRIDED_SLICE.prepare(c)
-    got = STRIDED_SLICE.invoke(c, data, [np.arange(5, dtype=F32), np.array([4]), np.array([0]), np.array([-2])])
+    values = [np.arange(5, dtype=F32), np.array([4]), np.array([0]), np.array([-2])]
+    got = STRIDED_SLICE.invoke(c, data, values)
     assert got[0].tolist() == [4.0, 2.0]
 
 
@@ -109,14 +115,15 @@ def test_strided_slice_int64_indices_are_unsupported():
 @pytest.mark.parametrize("axis", [0, 1, 2, -1, -3], ids=["0", "1", "2", "-1", "-3"])
 def test_pack_matches_numpy_stack(axis):
     xs = [np.arange(6, dtype=F32).reshape(2, 3) + 10 * k for k in range(4)]
-    c = ctx("PACK", [tensor(F32, [2, 3]) for _ in xs], [tensor(F32, [1])], values_count=4, axis=axis)
+    inputs = [tensor(F32, [2, 3]) for _ in xs]
+    c = ctx("PACK", inputs, [tensor(F32, [1])], values_count=4, axis=axis)
     got = run(PACK, c, *xs)[0]
     np.testing.assert_array_equal(got, np.stack(xs, axis=axis))
 
 
 def test_pack_quantization_mismatch_is_error():
-    c = ctx("PACK", [tensor(I8, [2], 0.5, 0), tensor(I8, [2], 0.5, 1)], [tensor(I8, [2, 2], 0.5, 0)],
-            values_count=2, axis=0)  # fmt: skip
+    inputs = [tensor(I8, [2], 0.5, 0), tensor(I8, [2], 0.5, 1)]
+    c = ctx("PACK", inputs, [tensor(I8, [2, 2], 0.5, 0)], values_count=2, axis=0)
     with pytest.raises(OpError, match=r"node 7 \(PACK\).*quantization"):
         PACK.prepare(c)
 
@@ -144,7 +151,8 @@ def test_flatten_chain_follows_the_batch(batch):
                   ellipsis_mask=0, new_axis_mask=0, shrink_axis_mask=1, offset=False)  # fmt: skip
     c_pack = ctx("PACK", [batch_t, minus1], [packed], values_count=2, axis=0)
     c_reshape = ctx("RESHAPE", [x, packed], [y])
-    datas = [k.prepare(c) for k, c in ((SHAPE, c_shape), (STRIDED_SLICE, c_slice), (PACK, c_pack), (RESHAPE, c_reshape))]
+    steps = ((SHAPE, c_shape), (STRIDED_SLICE, c_slice), (PACK, c_pack), (RESHAPE, c_reshape))
+    datas = [kernel.prepare(c) for kernel, c in steps]
     assert packed.data.tolist() == [batch, 60]
     assert y.shape == (batch, 60)
     xv = np.arange(batch * 60, dtype=F32).reshape(batch, 5, 4, 3)
