@@ -74,6 +74,7 @@ def test_tflm_divergences_are_reported_and_reproduced(variant, seed_models, seed
     # ... and refimpl's tflm flavour reproduces TFLM on every element.
     ours = get_runtime("refimpl-tflm", isolate=False).run(model, [x], intermediates=True)
     mine = compare_runs(f"seed_cnn/{variant}", model, "refimpl-tflm", ours.outputs,
-                        "tflm", micro.outputs)
+                        "tflm", micro.outputs, ours.tensors, micro.tensors)
+    assert mine.first_divergence is None, mine.to_markdown()
     bad = [t.line() for t in mine.outputs if not t.exact]
     assert not bad, "\n".join(bad)
