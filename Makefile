@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-all
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -e ".[all]"
+	$(VENV)/bin/python -m pip install -q -e ".[all]" --config-settings editable_mode=compat
 	touch $(STAMP)
 
 setup: $(STAMP)

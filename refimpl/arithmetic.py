@@ -174,29 +174,88 @@ def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray | int) -> I64Arra
     return (x >> e) + (remainder > threshold)
 
 
+def _left_shift_wrapped(x: np.ndarray, left: np.ndarray) -> I64Array:
+    """``wrap32(x * 2**left)``: C's int32 ``x * (1 << left)``; identity when all left == 0."""
+    x = np.asarray(x, dtype=np.int64)
+    if not np.any(left):
+        return x
+    return wrap32(x * (np.int64(1) << left))
+
+
 def multiply_by_quantized_multiplier(
     x: np.ndarray, multiplier: np.ndarray | int, shift: np.ndarray | int
 ) -> I64Array:
     """``x * multiplier * 2**(shift - 31)`` with gemmlowp **double rounding** (variant A).
 
-    ::
+    Definition::
 
         left  = max(shift, 0);  right = max(-shift, 0)
         y = wrap32(x * 2**left)                  # int32 multiply, wraps like C
-        y = srdhm(y, multiplier)                 # rounding 1: half up
-        y = rounding_divide_by_pot(y, right)     # rounding 2: half away from zero
+        s = srdhm(y, multiplier)                 # rounding 1: half up
+        r = rounding_divide_by_pot(s, right)     # rounding 2: half away from zero
 
-    ``x`` holds int32 accumulators; ``multiplier``/``shift`` may be per-channel arrays
+    ``x`` holds int32 accumulators; ``multiplier`` (in [0, 2**31), as
+    :func:`quantize_multiplier` makes them) and ``shift`` may be per-channel arrays
     broadcasting against ``x`` (channel last). This is the default of every shipped
     LiteRT and TFLM build (``TFLITE_SINGLE_ROUNDING`` undefined).
+
+    Evaluation (same integers, fewer passes over memory): with ``p = y * multiplier``,
+    ``s = floor((p + 2**30) / 2**31)``, and for right >= 1 the second rounding is
+    ``floor((s + 2**(right-1) - [s < 0]) / 2**right)``. Two nested floor divisions by
+    positive integers merge into one (``floor((floor(a/b) + c) / d) = floor((a + c*b) / (b*d))``),
+    so::
+
+        r = (p + 2**30 + 2**(30+right) - 2**31 * [p + 2**30 < 0]) >> (31 + right)
+
+    (right == 0: ``r = (p + 2**30) >> 31``). |p| < 2**62, so nothing overflows int64;
+    the multiplier is never INT32_MIN, so srdhm's saturation case cannot arise.
+    ``tests/test_arithmetic.py`` checks this form against the two-step definition.
 
     Mirrors: ``MultiplyByQuantizedMultiplier(int32_t, int32_t, int)`` in common.cc.
     """
     shift = np.asarray(shift, dtype=np.int64)
-    left = np.maximum(shift, 0)
-    right = np.maximum(-shift, 0)
-    y = wrap32(np.asarray(x, dtype=np.int64) << left)
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(y, multiplier), right)
+    p = _left_shift_wrapped(x, np.maximum(shift, 0)) * np.asarray(multiplier, dtype=np.int64)
+    return _merged_rounding(p, _MergedShift.make(shift, 0, away_from_zero=True))
+
+
+@dataclass(frozen=True)
+class _MergedShift:
+    """Per-channel constants of the merged one-shift evaluation of variants A and D.
+
+    ``r + offset = (p + addend + (sign_mask & ((p + 2**30) >> 63))) >> total_shift``
+    where ``addend = 2**30 + 2**(30+right) + offset * 2**(31+right)`` (a constant added
+    before a floor shift by ``31 + right`` comes out as ``offset`` after it), and
+    ``sign_mask`` is ``-2**31`` (round half away from zero, right >= 1) or 0.
+    """
+
+    addend: I64Array
+    total_shift: I64Array
+    sign_mask: I64Array | None
+
+    @staticmethod
+    def make(shift: np.ndarray, offset: int, *, away_from_zero: bool) -> "_MergedShift":
+        right = np.maximum(-np.asarray(shift, dtype=np.int64), 0)
+        total = 31 + right
+        addend = (np.int64(1) << 30) + np.where(right > 0, np.int64(1) << (30 + right), 0)
+        addend = addend + (np.int64(offset) << total)
+        mask = None
+        if away_from_zero:
+            mask = np.where(right > 0, np.int64(-(2**31)), np.int64(0))
+        return _MergedShift(addend, total, mask)
+
+
+def _merged_rounding(p: np.ndarray, c: _MergedShift) -> I64Array:
+    """Apply :class:`_MergedShift` to products ``p`` (int64, modified in place if owned)."""
+    if c.sign_mask is not None and np.any(c.sign_mask):
+        t = p + (1 << 30)
+        t >>= 63  # -1 where the first rounding's result s is negative, else 0
+        t &= c.sign_mask
+        t += p
+    else:
+        t = p
+    t += c.addend
+    t >>= c.total_shift
+    return t
 
 
 def multiply_by_quantized_multiplier_neon(
@@ -206,18 +265,17 @@ def multiply_by_quantized_multiplier_neon(
 
     What LiteRT's optimized x86 kernels compute (ruy AVX2 and the NEON_2_SSE paths)::
 
-        y = srdhm(wrap32(x * 2**left), multiplier)     # half up
-        y = (y + 2**(right-1)) >> right                  # half up (not away from zero)
+        s = srdhm(wrap32(x * 2**left), multiplier)     # half up
+        r = (s + 2**(right-1)) >> right                  # half up (not away from zero)
 
     Differs from :func:`multiply_by_quantized_multiplier` only on negative exact ties
-    of the final shift.
+    of the final shift. Merged into one shift as there (no sign term this time)::
+
+        r = (p + 2**30 + 2**(30+right)) >> (31 + right),   p = y * multiplier
     """
     shift = np.asarray(shift, dtype=np.int64)
-    left = np.maximum(shift, 0)
-    right = np.maximum(-shift, 0)
-    y = saturating_rounding_doubling_high_mul(wrap32(np.asarray(x, np.int64) << left), multiplier)
-    nudge = np.where(right > 0, np.int64(1) << np.maximum(right - 1, 0), 0)
-    return (y + nudge) >> right
+    p = _left_shift_wrapped(x, np.maximum(shift, 0)) * np.asarray(multiplier, dtype=np.int64)
+    return _merged_rounding(p, _MergedShift.make(shift, 0, away_from_zero=False))
 
 
 def multiply_by_quantized_multiplier_int64(
@@ -281,6 +339,73 @@ class Requantizer:
             v = np.asarray(acc).astype(np.float32) * self.xnn_scale  # float32 product
             return np.rint(v).astype(np.int64)  # round half to even (XNNPACK magic bias)
         raise AssertionError(self.how)
+
+    def to_output(
+        self,
+        acc: np.ndarray,
+        *,
+        bias: np.ndarray | None,
+        output_offset: int,
+        act_min: int,
+        act_max: int,
+        dtype: np.dtype | type,
+        wrap: bool = True,
+        acc_bound: float | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The whole output stage of a conv / fully-connected layer, fused and chunked.
+
+        ::
+
+            y = requantize(wrap32(acc + bias)) + output_offset
+            out = clamp(y, act_min, act_max).astype(dtype)
+
+        ``acc`` may hold the integer accumulators in any numeric dtype (the exact float32
+        / float64 result of :func:`exact_matmul`, or int64); channel is the last axis.
+        The work runs on blocks of about 64 K elements so that the int64 temporaries stay
+        in cache (the arithmetic is element-wise, so blocking cannot change a result).
+        ``acc_bound``, when given, bounds ``|acc + bias|``; below 2**31 the int32 wrap is
+        provably the identity and is skipped.
+        """
+        if acc_bound is not None and acc_bound < 2**31:
+            wrap = False
+        channels = acc.shape[-1] if acc.ndim else 1
+        flat = acc.reshape(-1, channels)
+        if out is None:
+            out = np.empty(acc.shape, dtype=dtype)
+        out_flat = out.reshape(-1, channels)
+        rows = max(1, _BLOCK_ELEMENTS // max(channels, 1))
+        b = None if bias is None else np.asarray(bias, np.int64).reshape(-1)
+        # Fixed-point variants without a left shift: fold the output offset into the
+        # merged rounding constants (see multiply_by_quantized_multiplier).
+        merged = None
+        if self.how in (Requant.DOUBLE_ROUNDING, Requant.NEON) and not np.any(self.shift > 0):
+            merged = _MergedShift.make(self.shift, output_offset,
+                                       away_from_zero=self.how is Requant.DOUBLE_ROUNDING)
+        for start in range(0, flat.shape[0], rows):
+            stop = start + rows
+            src = flat[start:stop]
+            if b is not None:  # acc + bias in one pass (float64 holds these sums exactly)
+                block = np.add(src, b, dtype=np.int64, casting="unsafe")
+            else:
+                block = src.astype(np.int64)
+            if wrap:
+                block = wrap32(block)  # the C accumulator is int32
+            if merged is not None:
+                block *= self.multiplier
+                y = _merged_rounding(block, merged)
+            else:
+                y = self(block)
+                if self.how is Requant.FLOAT64:
+                    # (int32) of an out-of-range double is INT32_MIN on x86 (cvttsd2si)
+                    y[(y > INT32_MAX) | (y < INT32_MIN)] = INT32_MIN
+                y += output_offset
+            # clamp and narrow in one pass
+            np.clip(y, act_min, act_max, out=out_flat[start:stop], casting="unsafe")
+        return out
+
+
+_BLOCK_ELEMENTS = 1 << 16
 
 
 def make_requantizer(
@@ -414,13 +539,16 @@ def gemm_float_dtype(max_abs_lhs: int, rhs_abs_colsum_max: float) -> type:
     return np.int64
 
 
-def exact_matmul(lhs: np.ndarray, rhs: np.ndarray, compute_dtype: type) -> I64Array:
-    """``lhs @ rhs`` of integer-valued arrays, exactly, returned as int64.
+def exact_matmul(
+    lhs: np.ndarray, rhs: np.ndarray, compute_dtype: type, *, as_int64: bool = True
+) -> np.ndarray:
+    """``lhs @ rhs`` of integer-valued arrays, exactly.
 
     ``compute_dtype`` must come from :func:`gemm_float_dtype` for these operands
-    (or be ``np.int64``, the slow always-exact fallback).
+    (or be ``np.int64``, the slow always-exact fallback). The result is int64, or, with
+    ``as_int64=False``, left in ``compute_dtype`` (its values are still exact integers).
     """
     if compute_dtype is np.int64:
         return np.matmul(lhs.astype(np.int64), rhs.astype(np.int64))
     out = np.matmul(lhs.astype(compute_dtype, copy=False), rhs.astype(compute_dtype, copy=False))
-    return out.astype(np.int64)
+    return out.astype(np.int64) if as_int64 else out

@@ -62,8 +62,9 @@ class Interpreter:
     flavor : str or Flavor
         ``"tflite-ref"`` (default: LiteRT's reference kernels) or ``"tflm"``.
     num_threads, experimental_preserve_all_tensors, **kwargs
-        Accepted for API compatibility with LiteRT and ignored (refimpl is single
-        threaded NumPy and always keeps every tensor).
+        Accepted for API compatibility with LiteRT and ignored: refimpl's element-wise
+        work is single-threaded NumPy (BLAS picks its own threads for the GEMMs), and
+        every tensor is always kept.
     """
 
     def __init__(

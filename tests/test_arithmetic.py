@@ -265,3 +265,24 @@ def test_float32_gemm_is_not_exact_past_the_bound():
     dt = ar.gemm_float_dtype(255, float(np.abs(rhs).sum(axis=0).max()))
     assert dt is np.float64
     assert ar.exact_matmul(lhs, rhs, dt)[0, 0] == exact[0, 0]
+
+
+@pytest.mark.parametrize("shift", list(range(-31, 8)))
+def test_mbqm_merged_shift_equals_two_step_definition(shift):
+    # The implementation merges srdhm's floor and the rounding shift into one shift;
+    # compare with the literal composition of the two gemmlowp primitives.
+    rng = np.random.default_rng(shift + 100)
+    x = np.concatenate([
+        rng.integers(I32MIN, I32MAX, 4000, endpoint=True),
+        rng.integers(-(2**12), 2**12, 4000),
+        [I32MIN, I32MIN + 1, -1, 0, 1, I32MAX - 1, I32MAX],
+    ]).astype(np.int64)
+    for m in [0, 1, 2**30, 2**30 + 1, 1518500250, I32MAX, *rng.integers(2**30, 2**31, 5)]:
+        left, right = max(shift, 0), max(-shift, 0)
+        y = ar.wrap32(x << left)
+        s = ar.saturating_rounding_doubling_high_mul(y, m)
+        two_step = ar.rounding_divide_by_pot(s, right)
+        np.testing.assert_array_equal(ar.multiply_by_quantized_multiplier(x, m, shift), two_step)
+        # variant D: same first step, then (s + 2^(right-1)) >> right
+        neon = (s + ((1 << right) >> 1)) >> right
+        np.testing.assert_array_equal(ar.multiply_by_quantized_multiplier_neon(x, m, shift), neon)

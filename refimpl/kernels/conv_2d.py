@@ -135,15 +135,17 @@ def prepare_conv_quantization(ctx: OpContext, input: TensorInfo, filter: TensorI
     return ConvQuantization(-zp_in, zp_out, requantize, act_min, act_max)
 
 
-def output_stage(acc: np.ndarray, q: ConvQuantization) -> I8Array:
-    """int64 accumulators (bias included, channel last) -> int8 output.
+def output_stage(acc: np.ndarray, q: ConvQuantization, bias: np.ndarray | None = None,
+                 out: np.ndarray | None = None, acc_bound: float | None = None) -> I8Array:
+    """Integer accumulators (channel last; any exact numeric dtype) + bias -> int8 output.
 
-    ``wrap32`` reproduces C's int32 accumulator (overflow needs absurd weights).
+    ``wrap32`` reproduces C's int32 accumulator (overflow needs absurd weights); the
+    stage runs fused and blocked (:meth:`refimpl.arithmetic.Requantizer.to_output`).
     """
-    if q.accumulator_bits == 32:
-        acc = ar.wrap32(acc)
-    y = q.requantize(acc) + q.output_offset
-    return np.clip(y, q.output_activation_min, q.output_activation_max).astype(np.int8)
+    return q.requantize.to_output(
+        acc, bias=bias, output_offset=q.output_offset, act_min=q.output_activation_min,
+        act_max=q.output_activation_max, dtype=np.int8, wrap=q.accumulator_bits == 32,
+        acc_bound=acc_bound, out=out)
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,8 @@ class OpData:
         None for float32.
     float_activation_min, float_activation_max : np.float32
         Float clamp (float32 path only).
+    acc_bound : float
+        Bound on ``|acc + bias|`` (int8): 255 * max_c sum|w[c]| + max|bias|.
     """
 
     window: Window2D
@@ -174,6 +178,7 @@ class OpData:
     quant: ConvQuantization | None
     float_activation_min: np.float32
     float_activation_max: np.float32
+    acc_bound: float = float("inf")
 
 
 def prepare(ctx: OpContext) -> OpData:
@@ -206,7 +211,7 @@ def prepare(ctx: OpContext) -> OpData:
     if dtypes == (np.dtype(np.float32),) * 3:
         if bias is not None and np.dtype(bias.dtype) != np.float32:
             raise ctx.unsupported(f"bias dtype {np.dtype(bias.dtype).name} with float32 input")
-        quant, gemm_dtype = None, np.float32
+        quant, gemm_dtype, acc_bound = None, np.float32, float("inf")
     elif dtypes == (np.dtype(np.int8),) * 3:
         quant = prepare_conv_quantization(ctx, input, filter, bias, output, channels_out,
                                           quantized_dimension=0, activation=activation)
@@ -216,11 +221,21 @@ def prepare(ctx: OpContext) -> OpData:
         else:
             colsum_max = 128 * k  # worst case for a runtime-provided filter
         gemm_dtype = ar.gemm_float_dtype(255, colsum_max)
+        acc_bound = 255.0 * colsum_max + _max_abs(bias)
     else:
         raise ctx.unsupported(supported="float32, or int8 input/output with int8 filter")
     lo, hi = activation_range_float(activation)
     ctx.set_output_shape(0, (batches, window.out_h, window.out_w, channels_out))
-    return OpData(window, groups, channels_out // groups, gemm_dtype, quant, lo, hi)
+    return OpData(window, groups, channels_out // groups, gemm_dtype, quant, lo, hi, acc_bound)
+
+
+def _max_abs(bias: TensorInfo | None) -> float:
+    """max |bias| of a constant bias, 0 without one, infinity when it is not constant."""
+    if bias is None:
+        return 0.0
+    if bias.data is None:
+        return float("inf")
+    return float(np.abs(bias.data.astype(np.int64)).max(initial=0))
 
 
 #: im2col chunk budgets: int8 GEMM (large blocks suit BLAS) and the float32 ordered
@@ -236,19 +251,22 @@ def _weights_matrix(filter: np.ndarray, groups: int, dtype: type) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(0, 2, 1), dtype=dtype)
 
 
-def _convolve_int(padded: np.ndarray, weights: np.ndarray, data: OpData) -> np.ndarray:
-    """Exact integer convolution as one GEMM per group; int64 ``[N, OH, OW, C_out]``.
+def _convolve_int(padded: np.ndarray, weights: np.ndarray, bias: np.ndarray | None,
+                  data: OpData) -> I8Array:
+    """Exact integer convolution (one GEMM per group) and output stage, chunk by chunk.
 
     ``padded``: offset-corrected, padded input in ``data.gemm_dtype``;
-    ``weights``: :func:`_weights_matrix` in the same dtype.
+    ``weights``: :func:`_weights_matrix` in the same dtype. Each batch chunk's exact GEMM
+    result goes straight through :func:`output_stage` into the int8 output.
     """
     win, groups = data.window, data.groups
+    assert data.quant is not None
     n, c = padded.shape[0], padded.shape[3]
     d = c // groups
     k = win.filter_h * win.filter_w * d
     c_out = groups * data.filters_per_group
-    acc = np.empty((n, win.out_h, win.out_w, c_out), dtype=np.int64)
-    row_bytes = win.out_w * k * groups * np.dtype(data.gemm_dtype).itemsize
+    out = np.empty((n, win.out_h, win.out_w, c_out), dtype=np.int8)
+    row_bytes = win.out_w * (k * groups + c_out) * np.dtype(data.gemm_dtype).itemsize
     for b, rows in batch_chunks(n, win.out_h, row_bytes, _GEMM_CHUNK_BYTES):
         view = window_view(padded[b], win, rows)  # [n', oh', ow', KH, KW, C]
         nb, oh, ow = view.shape[:3]
@@ -256,9 +274,12 @@ def _convolve_int(padded: np.ndarray, weights: np.ndarray, data: OpData) -> np.n
         # split C into (G, D), bring the group axis first: [G, n', oh', ow', KH, KW, D]
         view = view.reshape(nb, oh, ow, win.filter_h, win.filter_w, groups, d)
         cols = view.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, m, k)  # im2col copy
-        out = ar.exact_matmul(cols, weights, data.gemm_dtype)  # [G, m, Og]
-        acc[b, rows] = out.transpose(1, 0, 2).reshape(nb, oh, ow, c_out)
-    return acc
+        acc = ar.exact_matmul(cols, weights, data.gemm_dtype, as_int64=False)  # [G, m, Og]
+        if groups > 1:
+            acc = acc.transpose(1, 0, 2)
+        out[b, rows] = output_stage(acc.reshape(nb, oh, ow, c_out), data.quant, bias,
+                                    acc_bound=data.acc_bound)
+    return out
 
 
 def _convolve_float(padded: F32Array, filter: F32Array, data: OpData) -> F32Array:
@@ -304,10 +325,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     # Pad with zp_in, then subtract it everywhere: padding taps become exact zeros.
     padded = pad_input(x, win, -q.input_offset, dtype=data.gemm_dtype)
     padded += q.input_offset
-    acc = _convolve_int(padded, _weights_matrix(filter, data.groups, data.gemm_dtype), data)
-    if bias is not None:
-        acc += bias.astype(np.int64)
-    return [output_stage(acc, q)]
+    weights = _weights_matrix(filter, data.groups, data.gemm_dtype)
+    return [_convolve_int(padded, weights, bias, data)]
 
 
 def _invoke_float(x: F32Array, filter: F32Array, bias: F32Array | None,

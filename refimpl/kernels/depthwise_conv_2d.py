@@ -153,10 +153,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     # Pad with zp_in, then subtract it everywhere: padding taps become exact zeros.
     padded = pad_input(x, win, -q.input_offset, dtype=data.accumulator_dtype)
     padded += q.input_offset
-    acc = _accumulate(padded, filter, data).astype(np.int64)
-    if bias is not None:
-        acc += bias.astype(np.int64)
-    return [output_stage(acc, q)]
+    acc = _accumulate(padded, filter, data)  # exact integers in the accumulator dtype
+    return [output_stage(acc, q, bias)]
 
 
 DEPTHWISE_CONV_2D = Kernel(prepare, invoke)

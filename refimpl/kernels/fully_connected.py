@@ -67,6 +67,8 @@ class OpData:
         ``[depth, units]`` (transposed, offset applied) in ``gemm_dtype`` (int8) or float32.
     bias : ndarray or None
         int64 (int8 path) or float32 (float path).
+    acc_bound : float
+        Bound on ``|acc + bias|`` (int8 path); below 2**31 no int32 wrap can occur.
     """
 
     depth: int
@@ -81,6 +83,7 @@ class OpData:
     gemm_dtype: type
     weights: np.ndarray
     bias: np.ndarray | None
+    acc_bound: float = float("inf")
 
 
 def prepare(ctx: OpContext) -> OpData:
@@ -150,12 +153,14 @@ def prepare(ctx: OpContext) -> OpData:
     act_min, act_max = ar.activation_range_quantized(activation, s_out, zp_out, np.int8)
     w_centered = w.data.astype(np.int64) - zp_w  # [units, depth]
     max_in = max(abs(-128 - zp_in), abs(127 - zp_in))
-    gemm_dtype = ar.gemm_float_dtype(max_in, float(np.abs(w_centered).sum(axis=1).max(initial=0)))
+    colsum_max = float(np.abs(w_centered).sum(axis=1).max(initial=0))
+    gemm_dtype = ar.gemm_float_dtype(max_in, colsum_max)
     weights = np.ascontiguousarray(w_centered.T.astype(gemm_dtype))
     b = None if bias is None else bias.data.astype(np.int64).reshape(-1)
+    acc_bound = max_in * colsum_max + (0.0 if b is None else float(np.abs(b).max(initial=0)))
     return OpData(
         depth, units, -zp_in, -zp_w, zp_out, requant, act_min, act_max, activation, gemm_dtype,
-        weights, b,
+        weights, b, acc_bound,
     )
 
 
@@ -187,18 +192,12 @@ def _eval_float(data: OpData, x: np.ndarray) -> np.ndarray:
 
 
 def _eval_int8(data: OpData, x: np.ndarray) -> np.ndarray:
-    rows = x.reshape(-1, data.depth).astype(np.int64) + data.input_offset  # x - zp_in
-    acc = ar.exact_matmul(rows, data.weights, data.gemm_dtype)  # [batches, units], exact
-    if data.bias is not None:
-        acc = acc + data.bias
-    acc = ar.wrap32(acc)  # the C accumulator is int32
+    rows = x.reshape(-1, data.depth).astype(data.gemm_dtype) + data.input_offset  # x - zp_in
+    acc = ar.exact_matmul(rows, data.weights, data.gemm_dtype, as_int64=False)  # exact
     assert data.requant is not None
-    y = data.requant(acc)
-    if data.requant.how is Requant.FLOAT64:
-        # (int32) of an out-of-range double is INT32_MIN on x86 (cvttsd2si)
-        y = np.where((y > ar.INT32_MAX) | (y < ar.INT32_MIN), ar.INT32_MIN, y)
-    y = y + data.output_offset
-    return np.clip(y, data.act_min, data.act_max).astype(np.int8)
+    return data.requant.to_output(acc, bias=data.bias, output_offset=data.output_offset,
+                                  act_min=data.act_min, act_max=data.act_max, dtype=np.int8,
+                                  acc_bound=data.acc_bound)
 
 
 def reference_loop_int8(data: OpData, x: np.ndarray) -> np.ndarray:
