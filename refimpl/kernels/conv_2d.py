@@ -240,7 +240,7 @@ def _max_abs(bias: TensorInfo | None) -> float:
 
 #: im2col chunk budgets: int8 GEMM (large blocks suit BLAS) and the float32 ordered
 #: accumulation (the accumulator and the columns should stay in cache).
-_GEMM_CHUNK_BYTES = 64 * 2**20
+_GEMM_CHUNK_BYTES = 2 * 2**20
 _FLOAT_CHUNK_BYTES = 4 * 2**20
 
 
