@@ -378,10 +378,15 @@ class Requantizer:
         b = None if bias is None else np.asarray(bias, np.int64).reshape(-1)
         # Fixed-point variants without a left shift: fold the output offset into the
         # merged rounding constants (see multiply_by_quantized_multiplier).
+        # When the clamp's floor is at or above the output zero point (a fused RELU or
+        # RELU6), every negative first-rounding result s < 0 ends at act_min whichever
+        # way its tie rounds (both roundings give r <= 0, and r + offset <= act_min):
+        # then rounding half away from zero may be evaluated as half up, which drops
+        # the sign term. The clamp makes the two indistinguishable, so this is exact.
         merged = None
         if self.how in (Requant.DOUBLE_ROUNDING, Requant.NEON) and not np.any(self.shift > 0):
-            merged = _MergedShift.make(self.shift, output_offset,
-                                       away_from_zero=self.how is Requant.DOUBLE_ROUNDING)
+            away = self.how is Requant.DOUBLE_ROUNDING and act_min < output_offset
+            merged = _MergedShift.make(self.shift, output_offset, away_from_zero=away)
         for start in range(0, flat.shape[0], rows):
             stop = start + rows
             src = flat[start:stop]

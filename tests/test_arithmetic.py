@@ -286,3 +286,24 @@ def test_mbqm_merged_shift_equals_two_step_definition(shift):
         # variant D: same first step, then (s + 2^(right-1)) >> right
         neon = (s + ((1 << right) >> 1)) >> right
         np.testing.assert_array_equal(ar.multiply_by_quantized_multiplier_neon(x, m, shift), neon)
+
+
+@pytest.mark.parametrize("how", [Requant.DOUBLE_ROUNDING, Requant.NEON, Requant.FLOAT64])
+@pytest.mark.parametrize("act", [(-128, 127), (-5, 127), (-3, 127), (-3, 40)],
+                         ids=["none", "relu", "below-zp", "relu6"])
+def test_to_output_equals_the_stepwise_definition(how, act):
+    # to_output fuses, blocks and (for RELU-like clamps) simplifies the rounding; it
+    # must equal clamp(requantize(wrap32(acc + bias)) + offset) element for element.
+    rng = np.random.default_rng(7)
+    channels = 5
+    acc = rng.integers(-(2**20), 2**20, (70_000, channels))
+    acc[:200] = rng.integers(-64, 64, (200, channels))  # small values: many exact ties
+    bias = rng.integers(-1000, 1000, channels)
+    scales = np.array([0.5, 0.25, 2.0**-9, 0.37, 1.5e-3], np.float32)
+    rq = ar.make_requantizer(how, 0.5, scales, 1.0)
+    offset = -5 if act[0] != -3 else -4
+    lo, hi = act
+    got = rq.to_output(acc.astype(np.float32 if how is not Requant.FLOAT64 else np.float64),
+                       bias=bias, output_offset=offset, act_min=lo, act_max=hi, dtype=np.int8)
+    want = np.clip(rq(ar.wrap32(acc + bias)) + offset, lo, hi).astype(np.int8)
+    np.testing.assert_array_equal(got, want)
