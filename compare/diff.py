@@ -30,6 +30,8 @@ class TensorDiff:
     a_value: float | None = None
     b_value: float | None = None
     note: str = ""
+    #: every differing element as (index, A, B), up to MAX_LISTED
+    listed: list[tuple[tuple[int, ...], float, float]] = field(default_factory=list)
 
     @property
     def exact(self) -> bool:
@@ -74,12 +76,20 @@ def diff_arrays(name: str, a: np.ndarray, b: np.ndarray, *, atol: float = 0.0) -
     n = int(bad.sum())
     first = None
     av = bv = None
+    listed = []
     if n:
-        flat = int(np.flatnonzero(bad.reshape(-1))[0])
-        first = tuple(int(i) for i in np.unravel_index(flat, a.shape))
-        av, bv = a.reshape(-1)[flat].item(), b.reshape(-1)[flat].item()
+        where = np.flatnonzero(bad.reshape(-1))
+        first = tuple(int(i) for i in np.unravel_index(int(where[0]), a.shape))
+        av, bv = a.reshape(-1)[where[0]].item(), b.reshape(-1)[where[0]].item()
+        for flat in where[:MAX_LISTED]:
+            idx = tuple(int(i) for i in np.unravel_index(int(flat), a.shape))
+            listed.append((idx, a.reshape(-1)[flat].item(), b.reshape(-1)[flat].item()))
     return TensorDiff(name, a.dtype.name, tuple(a.shape), int(a.size), n,
-                      float(d.max()) if d.size else 0.0, first, av, bv)
+                      float(d.max()) if d.size else 0.0, first, av, bv, listed=listed)
+
+
+#: how many differing elements a TensorDiff lists one by one
+MAX_LISTED = 1000
 
 
 @dataclass
@@ -124,6 +134,12 @@ class DiffReport:
         if self.first_divergence:
             d = self.first_divergence
             lines += ["", f"First divergence: node {d.node_index} ({d.op_name}), tensor `{d.tensor}`"]
+        for t in self.outputs:
+            if t.listed:
+                lines += ["", f"Every differing element of output `{t.name}`"
+                          + (f" (first {len(t.listed)})" if t.differing > len(t.listed) else "")
+                          + f": index, {self.runtime_a}, {self.runtime_b}", ""]
+                lines += [f"- {list(i)}: {a} vs {b}" for i, a, b in t.listed]
         return "\n".join(lines)
 
     def to_json(self) -> str:

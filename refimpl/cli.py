@@ -178,9 +178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RefimplError as e:
         print(f"refimpl: error: {e}", file=sys.stderr)
         return 2
-    except FileNotFoundError as e:
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
         print(f"refimpl: error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # a schema error from inspect: still no traceback
+        from tflite_schema import SchemaError
+
+        if isinstance(e, SchemaError):
+            print(f"refimpl: error: cannot read model: {e}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":
