@@ -83,9 +83,8 @@ def run_demo(batch: int = 300, runtimes: str = "refimpl,litert-ref,litert-xnnpac
     from refimpl import Interpreter
 
     names = [r.strip() for r in runtimes.split(",") if r.strip()]
-    build = Progress(1, "building seed CNN models")
-    models = seed_cnn_models(progress=lambda msg: None)
-    build.step("models ready")
+    sys.stderr.write("seed CNN models (built on first use, then cached)\n")
+    models = seed_cnn_models(progress=lambda msg: sys.stderr.write(f"  {msg}\n"))
     x_test, y_test = seed_cnn_heldout()
     x_test, y_test = x_test[:batch], y_test[:batch]
     rows: list[Row] = []

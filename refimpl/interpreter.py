@@ -371,7 +371,89 @@ class Interpreter:
             if self._values[t.index] is not None and t.index not in self._constants
         }
 
+    # ------------------------------------------------------------------------------
+    # Signatures (LiteRT's SignatureRunner API)
+    # ------------------------------------------------------------------------------
+    def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
+        """``{key: {"inputs": [names], "outputs": [names]}}`` as LiteRT reports it."""
+        return {
+            s.signature_key: {
+                "inputs": [t.name for t in s.inputs],
+                "outputs": [t.name for t in s.outputs],
+            }
+            for s in self.model.signature_defs
+        }
+
+    def get_signature_runner(self, signature_key: str | None = None) -> "SignatureRunner":
+        """A callable running one signature by input / output *names*."""
+        sigs = self.model.signature_defs
+        if not sigs:
+            raise InputError("the model has no signature defs")
+        if signature_key is None:
+            if len(sigs) > 1:
+                raise InputError(
+                    "the model has several signatures; name one of: "
+                    + ", ".join(s.signature_key for s in sigs)
+                )
+            sig = sigs[0]
+        else:
+            matches = [s for s in sigs if s.signature_key == signature_key]
+            if not matches:
+                raise InputError(
+                    f"no signature {signature_key!r}; the model has: "
+                    + ", ".join(s.signature_key for s in sigs)
+                )
+            sig = matches[0]
+        if sig.subgraph_index != 0:
+            raise UnsupportedOpError(
+                -1, "SIGNATURE", f"signature {sig.signature_key!r} runs subgraph "
+                f"{sig.subgraph_index}; refimpl runs subgraph 0 only"
+            )
+        return SignatureRunner(self, sig)
+
     def op_data(self, node_index: int) -> Any:
         """The frozen OpData ``prepare`` computed for a node (diff it against a runtime's)."""
         self._require_allocated()
         return self.nodes[node_index].data
+
+
+class SignatureRunner:
+    """Runs one signature of an :class:`Interpreter` by input and output names.
+
+    ``runner(x=array, ...)`` resizes inputs whose shape changed, invokes, and returns
+    ``{output_name: array}``, like LiteRT's ``SignatureRunner``.
+    """
+
+    def __init__(self, interpreter: Interpreter, signature: tfs.SignatureDef):
+        self._it = interpreter
+        self.signature = signature
+        self._inputs = {t.name: t.tensor_index for t in signature.inputs}
+        self._outputs = {t.name: t.tensor_index for t in signature.outputs}
+
+    def get_input_details(self) -> dict[str, dict[str, Any]]:
+        return {n: self._it._details(i) for n, i in self._inputs.items()}
+
+    def get_output_details(self) -> dict[str, dict[str, Any]]:
+        return {n: self._it._details(i) for n, i in self._outputs.items()}
+
+    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        missing = set(self._inputs) - set(inputs)
+        extra = set(inputs) - set(self._inputs)
+        if missing or extra:
+            raise InputError(
+                f"signature {self.signature.signature_key!r} takes inputs "
+                f"{sorted(self._inputs)}; missing {sorted(missing)}, unknown {sorted(extra)}"
+            )
+        it = self._it
+        changed = False
+        for name, value in inputs.items():
+            idx = self._inputs[name]
+            if tuple(np.shape(value)) != it._shapes[idx]:
+                it.resize_tensor_input(idx, np.shape(value))
+                changed = True
+        if changed or not it._allocated:
+            it.allocate_tensors()
+        for name, value in inputs.items():
+            it.set_tensor(self._inputs[name], np.asarray(value))
+        it.invoke()
+        return {name: it.get_tensor(idx) for name, idx in self._outputs.items()}

@@ -193,3 +193,39 @@ def test_unknown_flavor_lists_the_known_ones():
 def test_model_path_and_content_are_exclusive():
     with pytest.raises(InputError, match="exactly one"):
         refimpl.Interpreter()
+
+
+def signature_model() -> bytes:
+    return builder.build_model(
+        tensors=[builder.T("serving_x:0", [1, 4], shape_signature=[-1, 4]),
+                 builder.T("serving_y:0", [1, 4], shape_signature=[-1, 4]),
+                 builder.T("Identity:0", [1, 4], shape_signature=[-1, 4])],
+        ops=[builder.Op(0, [0, 1], [2])],
+        codes=[builder.Code(builtin_code=0, version=1)],
+        inputs=[0, 1], outputs=[2],
+        signatures=[builder.Sig("add_two", [("x", 0), ("y", 1)], [("sum", 2)])],
+    )
+
+
+def test_signature_runner_runs_by_names_and_resizes():
+    it = refimpl.Interpreter(model_content=signature_model())
+    assert it.get_signature_list() == {"add_two": {"inputs": ["x", "y"], "outputs": ["sum"]}}
+    run = it.get_signature_runner("add_two")
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    out = run(x=x, y=np.ones((2, 4), np.float32))
+    np.testing.assert_array_equal(out["sum"], x + 1)
+    assert set(run.get_input_details()) == {"x", "y"}
+    with pytest.raises(InputError, match="missing \\['y'\\]"):
+        run(x=x)
+    with pytest.raises(InputError, match="no signature 'nope'"):
+        it.get_signature_runner("nope")
+
+
+def test_signature_runner_matches_litert():
+    lite = pytest.importorskip("ai_edge_litert.interpreter")
+    content = signature_model()
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    theirs = lite.Interpreter(model_content=content).get_signature_runner("add_two")(x=x, y=x)
+    ours = refimpl.Interpreter(model_content=content).get_signature_runner("add_two")(x=x, y=x)
+    assert set(theirs) == set(ours)
+    np.testing.assert_array_equal(ours["sum"], theirs["sum"])
