@@ -294,6 +294,14 @@ class Interpreter:
 
         return view
 
+    def reset_all_variables(self) -> None:
+        """Re-zero every variable tensor (recurrent state), as LiteRT's method does."""
+        self._require_allocated()
+        for t in self.subgraph.tensors:
+            if t.is_variable:
+                info = self._infos[t.index]
+                self._values[t.index] = np.zeros(info.shape, info.dtype)
+
     def _require_allocated(self) -> None:
         if not self._allocated:
             raise StateError("call allocate_tensors() first (again after resize_tensor_input)")
