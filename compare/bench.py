@@ -33,74 +33,41 @@ def _best(fn: Callable[[], None], repeats: int) -> float:
     return best
 
 
-def _litert_loop(model: bytes, x: np.ndarray, resolver: str) -> Callable[[], None]:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    it = Interpreter(model_content=model, num_threads=1,
-                     experimental_op_resolver_type=getattr(OpResolverType, resolver))
-    it.allocate_tensors()
+def _driver(it, x: np.ndarray, batched: bool) -> Callable[[], None]:
+    """A timed closure over a tf.lite-style interpreter: one batched invoke, or a loop."""
     i_in = it.get_input_details()[0]["index"]
+    if batched:
+        it.resize_tensor_input(i_in, list(x.shape))
+    it.allocate_tensors()
     i_out = it.get_output_details()[0]["index"]
 
     def run() -> None:
-        for row in x:
-            it.set_tensor(i_in, row[None])
+        for rows in ([x] if batched else (r[None] for r in x)):
+            it.set_tensor(i_in, rows)
             it.invoke()
             it.get_tensor(i_out)
 
     return run
 
 
-def _litert_batched(model: bytes, x: np.ndarray, resolver: str) -> Callable[[], None]:
+def _litert(model: bytes, x: np.ndarray, resolver: str, batched: bool) -> Callable[[], None]:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     it = Interpreter(model_content=model, num_threads=1,
                      experimental_op_resolver_type=getattr(OpResolverType, resolver))
-    i_in = it.get_input_details()[0]["index"]
-    it.resize_tensor_input(i_in, list(x.shape))
-    it.allocate_tensors()
-    i_out = it.get_output_details()[0]["index"]
-
-    def run() -> None:
-        it.set_tensor(i_in, x)
-        it.invoke()
-        it.get_tensor(i_out)
-
-    return run
+    return _driver(it, x, batched)
 
 
 def _refimpl_batched(model: bytes, x: np.ndarray) -> Callable[[], None]:
     from refimpl import Interpreter
 
-    it = Interpreter(model_content=model)
-    i_in = it.get_input_details()[0]["index"]
-    it.resize_tensor_input(i_in, list(x.shape))
-    it.allocate_tensors()
-    i_out = it.get_output_details()[0]["index"]
-
-    def run() -> None:
-        it.set_tensor(i_in, x)
-        it.invoke()
-        it.get_tensor(i_out)
-
-    return run
+    return _driver(Interpreter(model_content=model), x, batched=True)
 
 
 def _tflm_loop(model: bytes, x: np.ndarray) -> Callable[[], None]:
     from micro_ref import MicroInterpreter
 
-    it = MicroInterpreter(model_content=model)
-    it.allocate_tensors()
-    i_in = it.get_input_details()[0]["index"]
-    i_out = it.get_output_details()[0]["index"]
-
-    def run() -> None:
-        for row in x:
-            it.set_tensor(i_in, row[None])
-            it.invoke()
-            it.get_tensor(i_out)
-
-    return run
+    return _driver(MicroInterpreter(model_content=model), x, batched=False)
 
 
 def run_bench(batch: int = 300, repeats: int = 3, variant: str = "int8") -> int:
@@ -111,10 +78,11 @@ def run_bench(batch: int = 300, repeats: int = 3, variant: str = "int8") -> int:
     n = len(x)
     cases: list[tuple[str, Callable[[], Callable[[], None]]]] = [
         ("refimpl (batched)", lambda: _refimpl_batched(model, x)),
-        ("LiteRT XNNPACK (per image)", lambda: _litert_loop(model, x, "AUTO")),
-        ("LiteRT XNNPACK (batched)", lambda: _litert_batched(model, x, "AUTO")),
-        ("LiteRT BUILTIN (per image)", lambda: _litert_loop(model, x, "BUILTIN_WITHOUT_DEFAULT_DELEGATES")),
-        ("LiteRT BUILTIN_REF (per image)", lambda: _litert_loop(model, x, "BUILTIN_REF")),
+        ("LiteRT XNNPACK (per image)", lambda: _litert(model, x, "AUTO", False)),
+        ("LiteRT XNNPACK (batched)", lambda: _litert(model, x, "AUTO", True)),
+        ("LiteRT BUILTIN (per image)",
+         lambda: _litert(model, x, "BUILTIN_WITHOUT_DEFAULT_DELEGATES", False)),
+        ("LiteRT BUILTIN_REF (per image)", lambda: _litert(model, x, "BUILTIN_REF", False)),
         ("TFLM x86 (per image)", lambda: _tflm_loop(model, x)),
     ]
     results: list[tuple[str, float]] = []
