@@ -141,6 +141,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(batch=args.batch, repeats=args.repeats, variant=args.variant)
 
 
+def cmd_zoo(args: argparse.Namespace) -> int:
+    from compare.zoo_report import main as zoo_main
+
+    models = [m.strip() for m in args.models.split(",")] if args.models else None
+    return zoo_main(models, args.samples)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="refimpl", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -168,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=3)
     b.add_argument("--variant", default="int8")
     b.set_defaults(func=cmd_bench)
+    z = sub.add_parser("zoo", help="build the model zoo and write the seeds' table "
+                       "(reports/zoo.md, .json, .png)")
+    z.add_argument("--models", help="comma-separated zoo model names (default: all)")
+    z.add_argument("--samples", type=int, default=100, help="held-out samples per variant")
+    z.set_defaults(func=cmd_zoo)
     return p
 
 

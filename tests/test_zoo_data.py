@@ -168,7 +168,7 @@ def test_corrupt_idx_header_is_reported(monkeypatch, tmp_path):
 
 def test_unknown_dataset_name_is_an_error():
     with pytest.raises(ValueError, match="unknown data set"):
-        data.load_dataset("cifar10")
+        data.load_dataset("imagenet")
 
 
 # --------------------------------------------------------------------------------------

@@ -31,22 +31,17 @@ TensorFlow is imported lazily, only when a build is needed.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import os
-import sys
-import tempfile
 import time
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from compare.zoo import cache
+from compare.zoo import cache, converters
 from compare.zoo.data import Dataset, load_dataset
 
 if TYPE_CHECKING:
@@ -70,15 +65,10 @@ SEED_CNN_PARAMS: Mapping[str, Any] = MappingProxyType(
     }
 )
 
-_IO_TYPES = {"int8": "int8", "int8_float_io": "float32", "int8_uint8_io": "uint8"}
-
-
-def _import_tf() -> Any:
-    """Import TensorFlow with its C++ logging turned down (only if not already set)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    return tf
+# Kept under their old private names: the shared versions live in compare.zoo.converters.
+_import_tf = converters.import_tf
+_op_determinism = converters.op_determinism
+_native_output_captured = converters.native_output_captured
 
 
 # --------------------------------------------------------------------------------------
@@ -139,24 +129,6 @@ def train_seed_cnn(params: Mapping[str, Any], data: Dataset, progress: Progress)
     return model
 
 
-@contextlib.contextmanager
-def _op_determinism(tf: Any) -> Iterator[None]:
-    """Turn on TF op determinism for the body, then restore the previous setting.
-
-    The setting is process-wide; restoring it keeps the build from changing the
-    behaviour of whatever else runs TF in the same process (e.g. a test session).
-    """
-    from tensorflow.python.framework import config as tf_config  # has the disable switch
-
-    was_enabled = bool(tf_config.is_op_determinism_enabled())
-    tf.config.experimental.enable_op_determinism()
-    try:
-        yield
-    finally:
-        if not was_enabled:
-            tf_config.disable_op_determinism()
-
-
 def convert(model: Any, variant: str, representative: NDArray[np.float32]) -> bytes:
     """Convert a Keras model to one ``.tflite`` variant (see the module docstring).
 
@@ -165,59 +137,11 @@ def convert(model: Any, variant: str, representative: NDArray[np.float32]) -> by
     """
     if variant not in SEED_CNN_VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(SEED_CNN_VARIANTS)}")
-    tf = _import_tf()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    if variant != "float32":
-        samples = np.asarray(representative, np.float32)
-
-        def representative_dataset() -> Iterator[list[NDArray[np.float32]]]:
-            for image in samples:
-                yield [image[None]]
-
-        io_type = getattr(tf, _IO_TYPES[variant])
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative_dataset
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = io_type
-        converter.inference_output_type = io_type
-    # Keras' SavedModel export prints "Saved artifact at ..." and the converter's C++
-    # side prints its settings: keep both quiet unless the conversion fails.
-    with _native_output_captured(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-        return bytes(converter.convert())
-
-
-@contextlib.contextmanager
-def _native_output_captured() -> Iterator[None]:
-    """Send file descriptors 1 and 2 (Python and C++ writes) to a temporary file.
-
-    The captured text is dropped on success and written to stderr if the body raises,
-    so a failed conversion still shows the converter's own diagnostics.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as sink:
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            with contextlib.redirect_stdout(io.StringIO()):
-                yield
-        except BaseException:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
+    # The variant names are converter modes (compare.zoo.converters.CONVERTER_MODES).
+    representative_dataset = (
+        None if variant == "float32" else converters.single_input_samples(representative)
+    )
+    return converters.convert_keras(model, variant, representative_dataset)
 
 
 def _npz_bytes(**arrays: NDArray[Any]) -> bytes:
