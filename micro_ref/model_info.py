@@ -3,9 +3,9 @@
 TFLM's Python wrapper reports only ``shape``, ``dtype`` and quantization for the model's
 inputs and outputs, by *position*. LiteRT's API (which refimpl and micro_ref follow)
 speaks of tensors by *index in the subgraph* and gives names and shape signatures. This
-module reads those facts from the flatbuffer with the schema module bundled in the TFLM
-wheel (the schema TFLM itself was built against; LiteRT's copy if TFLM is absent),
-without unpacking weight buffers.
+module takes those facts from the project's own reader, :mod:`tflite_schema` (the one
+way the project reads a flatbuffer), without touching weight buffers, and presents them
+the way LiteRT's Python API reports them.
 
 Only subgraph 0 (the entry subgraph, the one TFLM's ``GetTensor(i, 0)`` addresses) is
 described.
@@ -13,38 +13,35 @@ described.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+import tflite_schema
+from tflite_schema import BuiltinOperator, TensorType
+
 from .errors import MicroModelError
 
-# TensorType enum of schema.fbs -> NumPy dtype, as LiteRT's Python API reports them.
-# Types NumPy has no dtype for are left out (their tensors get dtype None).
-_NUMPY_DTYPES: dict[int, np.dtype] = {
-    0: np.dtype(np.float32),
-    1: np.dtype(np.float16),
-    2: np.dtype(np.int32),
-    3: np.dtype(np.uint8),
-    4: np.dtype(np.int64),
-    5: np.dtype(np.object_),  # STRING
-    6: np.dtype(np.bool_),
-    7: np.dtype(np.int16),
-    8: np.dtype(np.complex64),
-    9: np.dtype(np.int8),
-    10: np.dtype(np.float64),
-    11: np.dtype(np.complex128),
-    12: np.dtype(np.uint64),
-    15: np.dtype(np.uint32),
-    16: np.dtype(np.uint16),
-    17: np.dtype(np.int8),  # INT4: LiteRT reports packed int4 tensors as int8
-}
-
-_TYPE_NAMES = {
-    0: "FLOAT32", 1: "FLOAT16", 2: "INT32", 3: "UINT8", 4: "INT64", 5: "STRING", 6: "BOOL",
-    7: "INT16", 8: "COMPLEX64", 9: "INT8", 10: "FLOAT64", 11: "COMPLEX128", 12: "UINT64",
-    13: "RESOURCE", 14: "VARIANT", 15: "UINT32", 16: "UINT16", 17: "INT4", 18: "BFLOAT16",
+# Element type -> NumPy dtype, as LiteRT's Python API reports it (which is not always
+# tflite_schema's storage dtype: STRING is object, packed INT4 is int8). Types NumPy has
+# no dtype for are left out (their tensors get dtype None).
+_NUMPY_DTYPES: dict[TensorType, np.dtype] = {
+    TensorType.FLOAT32: np.dtype(np.float32),
+    TensorType.FLOAT16: np.dtype(np.float16),
+    TensorType.INT32: np.dtype(np.int32),
+    TensorType.UINT8: np.dtype(np.uint8),
+    TensorType.INT64: np.dtype(np.int64),
+    TensorType.STRING: np.dtype(np.object_),
+    TensorType.BOOL: np.dtype(np.bool_),
+    TensorType.INT16: np.dtype(np.int16),
+    TensorType.COMPLEX64: np.dtype(np.complex64),
+    TensorType.INT8: np.dtype(np.int8),
+    TensorType.FLOAT64: np.dtype(np.float64),
+    TensorType.COMPLEX128: np.dtype(np.complex128),
+    TensorType.UINT64: np.dtype(np.uint64),
+    TensorType.UINT32: np.dtype(np.uint32),
+    TensorType.UINT16: np.dtype(np.uint16),
+    TensorType.INT4: np.dtype(np.int8),  # LiteRT reports packed int4 tensors as int8
 }
 
 
@@ -57,7 +54,7 @@ class TensorMeta:
     shape: tuple[int, ...]
     shape_signature: tuple[int, ...]
     type_name: str  # schema TensorType name, e.g. "INT8"
-    dtype: np.dtype | None  # None for types NumPy cannot hold (RESOURCE, VARIANT, BFLOAT16)
+    dtype: np.dtype | None  # None where LiteRT has none (RESOURCE, VARIANT, BFLOAT16, ...)
     scales: np.ndarray  # float32, empty when not quantized
     zero_points: np.ndarray  # int32 (LiteRT reports int32 even though the schema has int64)
     quantized_dimension: int
@@ -89,134 +86,86 @@ class ModelInfo:
         return sum(t.nbytes for t in self.tensors if not t.is_constant)
 
 
-@functools.cache
-def _builtin_names(schema) -> dict[int, str]:
-    """BuiltinOperator value -> name, from the generated schema module."""
-    ops = vars(schema.BuiltinOperator)
-    return {v: k for k, v in ops.items() if not k.startswith("_") and isinstance(v, int)}
+def _op_name(code: tflite_schema.OperatorCode) -> str:
+    """``'CONV_2D'``, ``'CUSTOM(<custom_code>)'`` (``'CUSTOM(?)'`` unnamed) or ``'BUILTIN_<n>'``.
 
-
-def _op_name(schema, opcode) -> str:
-    # The builtin code lives in two fields since schema v3a; the larger one is right.
-    code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())
-    if code == schema.BuiltinOperator.CUSTOM:
-        custom = opcode.CustomCode()
-        return f"CUSTOM({custom.decode(errors='replace') if custom else '?'})"
-    return _builtin_names(schema).get(code, f"BUILTIN_{code}")
-
-
-def _schema():
-    """The generated schema module: TFLM's own copy, else LiteRT's or TensorFlow's."""
+    ``code.builtin_code`` is already the effective code (the larger of the schema's two
+    builtin-code fields), see :class:`tflite_schema.OperatorCode`.
+    """
+    if code.builtin_code == BuiltinOperator.CUSTOM:
+        return f"CUSTOM({code.custom_code or '?'})"
     try:
-        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
-    except ImportError:
-        try:
-            from ai_edge_litert import schema_py_generated
-        except ImportError:
-            from tensorflow.lite.python import schema_py_generated
-    return schema_py_generated
+        return BuiltinOperator(code.builtin_code).name
+    except ValueError:  # newer than tflite_schema's enum
+        return f"BUILTIN_{code.builtin_code}"
 
 
-def _count_resource_variables(schema, model) -> int:
-    """Distinct shared names of VAR_HANDLE ops over all subgraphs (TFLM sizes a table)."""
+def _count_resource_variables(model: tflite_schema.Model) -> int:
+    """Distinct shared names of VAR_HANDLE ops over all subgraphs (TFLM sizes a table).
+
+    A VAR_HANDLE without options (or without ``shared_name``) counts as the name ``""``.
+    """
     names = set()
-    for s in range(model.SubgraphsLength()):
-        sg = model.Subgraphs(s)
-        for j in range(sg.OperatorsLength()):
-            op = sg.Operators(j)
-            opcode = model.OperatorCodes(op.OpcodeIndex())
-            code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())
-            if code != schema.BuiltinOperator.VAR_HANDLE:
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            if model.operator_codes[op.opcode_index].builtin_code != BuiltinOperator.VAR_HANDLE:
                 continue
-            table = op.BuiltinOptions()
-            name = b""
-            if table is not None:
-                opts = schema.VarHandleOptions()
-                opts.Init(table.Bytes, table.Pos)
-                name = opts.SharedName() or b""
-            names.add(name)
+            names.add(getattr(op.builtin_options, "shared_name", None) or "")
     return len(names)
+
+
+def _tensor_meta(model: tflite_schema.Model, t: tflite_schema.Tensor) -> TensorMeta:
+    """One tensor as LiteRT's Python API would report it (no quantization: empty arrays)."""
+    buf = model.buffers[t.buffer]  # the reader checked the index
+    q = t.quantization  # None unless the file gives at least one scale
+    if q is None:
+        scales, zero_points, qdim = np.zeros(0, np.float32), np.zeros(0, np.int32), 0
+    else:
+        scales = q.scale  # float32, read-only
+        # One zero point per scale (the reader broadcasts a single stored value).
+        zero_points = q.zero_point.astype(np.int32)
+        qdim = q.quantized_dimension
+    return TensorMeta(
+        index=t.index,
+        name=t.name,
+        shape=t.shape,
+        shape_signature=t.shape_signature if t.shape_signature is not None else t.shape,
+        type_name=t.type.name,
+        dtype=_NUMPY_DTYPES.get(t.type),
+        scales=scales,
+        zero_points=zero_points,
+        quantized_dimension=qdim,
+        # Buffer 0 is the schema's empty sentinel. Data lives inline or, in models over
+        # 2 GiB, at an offset (> 1) into the file.
+        is_constant=t.buffer > 0 and (buf.inline_size > 0 or buf.offset > 1),
+        is_variable=t.is_variable,
+    )
 
 
 def read_model_info(content: bytes) -> ModelInfo:
     """Parse ``content`` (a .tflite flatbuffer) into a :class:`ModelInfo`.
 
+    The bytes are decoded by :func:`tflite_schema.read_model`, which checks them
+    (file identifier ``TFL3``, schema version 3, bounds, cross-references).
+
     Raises
     ------
     MicroModelError
-        If the bytes are not a readable TFLite model with at least one subgraph.
+        If the bytes are not a readable TFLite model with at least one subgraph; the
+        message is tflite_schema's (table path and field) and the
+        :class:`tflite_schema.SchemaError` is chained.
     """
-    schema = _schema()
-    if len(content) < 8 or content[4:8] != b"TFL3":
-        raise MicroModelError(
-            f"not a TFLite flatbuffer (file identifier {bytes(content[4:8])!r}, expected b'TFL3')"
-        )
     try:
-        model = schema.Model.GetRootAs(content, 0)
-        if model.SubgraphsLength() < 1:
-            raise MicroModelError("model has no subgraphs")
-        sg = model.Subgraphs(0)
-        buffers = [model.Buffers(i) for i in range(model.BuffersLength())]
-        tensors = []
-        for i in range(sg.TensorsLength()):
-            t = sg.Tensors(i)
-            shape = tuple(int(d) for d in t.ShapeAsNumpy()) if not t.ShapeIsNone() else ()
-            sig = (
-                tuple(int(d) for d in t.ShapeSignatureAsNumpy())
-                if not t.ShapeSignatureIsNone()
-                else shape
-            )
-            buf = buffers[t.Buffer()] if 0 < t.Buffer() < len(buffers) else None
-            # Data lives inline (DataLength) or, in models over 2 GiB, at an offset.
-            is_constant = buf is not None and (buf.DataLength() > 0 or buf.Offset() > 1)
-            q = t.Quantization()
-            scales = np.zeros(0, np.float32)
-            zero_points = np.zeros(0, np.int32)
-            qdim = 0
-            if q is not None:
-                if not q.ScaleIsNone():
-                    scales = np.asarray(q.ScaleAsNumpy(), dtype=np.float32)
-                if not q.ZeroPointIsNone():
-                    zero_points = np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64).astype(np.int32)
-                qdim = int(q.QuantizedDimension())
-            name = t.Name()
-            tensors.append(
-                TensorMeta(
-                    index=i,
-                    name=name.decode("utf-8", errors="replace") if name else "",
-                    shape=shape,
-                    shape_signature=sig,
-                    type_name=_TYPE_NAMES.get(t.Type(), f"TYPE_{t.Type()}"),
-                    dtype=_NUMPY_DTYPES.get(t.Type()),
-                    scales=scales,
-                    zero_points=zero_points,
-                    quantized_dimension=qdim,
-                    is_constant=is_constant,
-                    is_variable=bool(t.IsVariable()),
-                )
-            )
-        opcodes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
-        op_names = []
-        for j in range(sg.OperatorsLength()):
-            k = sg.Operators(j).OpcodeIndex()
-            op_names.append(_op_name(schema, opcodes[k]) if k < len(opcodes) else f"OPCODE_{k}")
-        inputs = tuple(int(i) for i in sg.InputsAsNumpy()) if not sg.InputsIsNone() else ()
-        outputs = tuple(int(i) for i in sg.OutputsAsNumpy()) if not sg.OutputsIsNone() else ()
-        num_subgraphs = model.SubgraphsLength()
-        num_resource_variables = _count_resource_variables(schema, model)
-    except MicroModelError:
-        raise
-    except Exception as e:  # flatbuffers raises bare IndexError/struct.error on garbage
-        raise MicroModelError(f"cannot read model: {e!r}") from e
-    for i in inputs + outputs:
-        if not 0 <= i < len(tensors):
-            raise MicroModelError(f"subgraph 0 names tensor {i}, but has {len(tensors)} tensors")
+        model = tflite_schema.read_model(content)
+    except tflite_schema.SchemaError as e:
+        raise MicroModelError(f"cannot read model: {e}") from e
+    sg = model.subgraphs[0]  # the reader guarantees at least one subgraph
     return ModelInfo(
-        tensors=tuple(tensors),
-        inputs=inputs,
-        outputs=outputs,
-        op_names=tuple(op_names),
-        num_subgraphs=num_subgraphs,
-        num_resource_variables=num_resource_variables,
+        tensors=tuple(_tensor_meta(model, t) for t in sg.tensors),
+        inputs=sg.inputs,
+        outputs=sg.outputs,
+        op_names=tuple(_op_name(model.operator_codes[op.opcode_index]) for op in sg.operators),
+        num_subgraphs=len(model.subgraphs),
+        num_resource_variables=_count_resource_variables(model),
         model_bytes=len(content),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,8 @@ HELLO_INT8 = CORPUS / "examples/hello_world/models/hello_world_int8.tflite"
 PERSON = CORPUS / "models/person_detect.tflite"
 KEYWORD = CORPUS / "models/keyword_scrambled.tflite"
 SEANET = CORPUS / "integration_tests/seanet"
+HELLO_FLOAT = CORPUS / "examples/hello_world/models/hello_world_float.tflite"
+SEANET_CONV0 = SEANET / "conv/conv0.tflite"
 
 # TFLM computes LEAKY_RELU's int16 multipliers in double where LiteRT's reference kernel
 # (which made the goldens) uses float: +-1 on some elements (docs: arithmetic.md §8, §10).
@@ -284,6 +287,127 @@ def test_invoke_before_allocate_tensors_is_state_error():
 def test_bytes_that_are_not_a_model_are_model_error():
     with pytest.raises(MicroModelError, match="TFL3"):
         MicroInterpreter(model_content=b"\0" * 64)
+
+
+# ------------------------------------------------------------------------------------
+# Model info: read with tflite_schema, reported as LiteRT reports it
+# ------------------------------------------------------------------------------------
+def _tflite_builder():
+    """tests/schema/_builder.py (hand-written flatbuffers), loaded as test_interpreter does."""
+    name = "_tflite_builder"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).parent / "schema" / "_builder.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def test_corrupt_model_is_model_error_chaining_the_schema_error():
+    import tflite_schema
+
+    content = corpus_file(HELLO_INT8).read_bytes()
+    with pytest.raises(MicroModelError, match="^cannot read model: ") as info:
+        read_model_info(content[: len(content) // 2])
+    cause = info.value.__cause__
+    assert isinstance(cause, tflite_schema.SchemaError)
+    assert str(cause) in str(info.value)  # tflite_schema's table path and field kept
+
+
+@pytest.mark.parametrize(
+    "path",
+    [HELLO_INT8, HELLO_FLOAT, KEYWORD, SEANET_CONV0],
+    ids=["hello-int8", "hello-float", "keyword-int8", "seanet-conv0-int16"],
+)
+def test_every_tensor_matches_litert_tensor_details(path):
+    lite = pytest.importorskip("ai_edge_litert.interpreter")
+    content = corpus_file(path).read_bytes()
+    info = read_model_info(content)
+    details = lite.Interpreter(model_content=content).get_tensor_details()
+    assert len(details) == len(info.tensors)
+    for d in details:
+        t = info.tensors[d["index"]]
+        assert (t.name, t.shape, t.shape_signature) == (
+            d["name"], tuple(d["shape"]), tuple(d["shape_signature"])
+        ), d["index"]
+        assert t.dtype.type is d["dtype"], d["index"]
+        qp = d["quantization_parameters"]
+        for ours, theirs in ((t.scales, qp["scales"]), (t.zero_points, qp["zero_points"])):
+            assert ours.dtype == theirs.dtype, d["index"]
+            np.testing.assert_array_equal(ours, theirs)
+        assert t.quantized_dimension == qp["quantized_dimension"], d["index"]
+
+
+def test_op_names_spell_custom_and_unknown_builtins():
+    b = _tflite_builder()
+    content = b.build_model(
+        tensors=[b.T("x", [1, 4]), b.T("y", [1, 4]), b.T("z", [1, 4]), b.T("w", [1, 4])],
+        ops=[b.Op(0, [0], [1]), b.Op(1, [1], [2]), b.Op(2, [2], [3]), b.Op(3, [0], [1])],
+        codes=[
+            b.Code(builtin_code=32, custom_code="MyOp"),  # 32 = CUSTOM
+            b.Code(deprecated_builtin_code=32),  # CUSTOM without a name
+            b.Code(deprecated_builtin_code=127, builtin_code=10_000),  # beyond the enum
+            b.Code(deprecated_builtin_code=3),  # CONV_2D, old files' field only
+        ],
+        inputs=[0],
+        outputs=[3],
+    )
+    info = read_model_info(content)
+    assert info.op_names == ("CUSTOM(MyOp)", "CUSTOM(?)", "BUILTIN_10000", "CONV_2D")
+
+
+def test_resource_variables_are_distinct_var_handle_names_over_all_subgraphs():
+    from tflite_schema import OPTIONS_BY_NAME
+
+    b = _tflite_builder()
+    var_handle = OPTIONS_BY_NAME["VarHandleOptions"]
+    handle = 111  # BuiltinOptions.VarHandleOptions
+
+    def var_op(out, shared_name):
+        if shared_name is None:  # no options table: the empty name
+            return b.Op(0, [], [out])
+        return b.Op(0, [], [out], options_type=handle,
+                    options=var_handle(container="", shared_name=shared_name))
+
+    resource = 13  # TensorType.RESOURCE
+    main = b.Graph(
+        [b.T(f"h{i}", [], type=resource) for i in range(3)],
+        ops=[var_op(0, "a"), var_op(1, "b"), var_op(2, None)],
+        outputs=[0],
+    )
+    other = b.Graph([b.T("h", [], type=resource)], ops=[var_op(0, "a")], outputs=[0])
+    content = b.build_model(
+        graphs=[main, other], codes=[b.Code(deprecated_builtin_code=127, builtin_code=142)]
+    )
+    info = read_model_info(content)
+    # "a" (in both subgraphs), "b" and "" (no options): three variables.
+    assert info.num_resource_variables == 3
+    assert info.num_subgraphs == 2 and info.op_names == ("VAR_HANDLE",) * 3
+    assert all(t.dtype is None and t.type_name == "RESOURCE" for t in info.tensors)
+
+
+def test_zero_point_without_scale_is_no_quantization_as_litert_reports():
+    b = _tflite_builder()
+    content = b.build_model(
+        tensors=[
+            b.T("x", [1, 2], type=b.INT8, scale=[], zero_point=[3], quantized_dimension=1),
+            b.T("w", [2, 1], type=b.INT8, buffer=1, scale=[0.5, 0.25], zero_point=[1, -2]),
+        ],
+        buffers=[b.Buf(), b.Buf(data=bytes(2))],
+        inputs=[0],
+        outputs=[0],
+    )
+    x, w = read_model_info(content).tensors
+    assert x.scales.size == 0 and x.zero_points.size == 0 and x.quantized_dimension == 0
+    lite = pytest.importorskip("ai_edge_litert.interpreter")
+    qp = lite.Interpreter(model_content=content).get_tensor_details()[0]["quantization_parameters"]
+    assert qp["scales"].size == 0 and qp["zero_points"].size == 0
+    assert qp["quantized_dimension"] == 0
+    assert not x.is_constant and w.is_constant
+    assert w.scales.tolist() == [0.5, 0.25] and w.zero_points.tolist() == [1, -2]
+    assert w.zero_points.dtype == np.int32
 
 
 def test_details_have_litert_keys_and_values():
