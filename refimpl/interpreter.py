@@ -16,7 +16,10 @@ op and tensor concerned.
 
 The loop (data flow): ``tflite_schema`` bytes → :class:`~refimpl.context.TensorInfo` per
 tensor → for each node ``kernel.prepare(ctx)`` (shapes propagate, OpData frozen) →
-``invoke`` runs ``kernel.invoke(ctx, data, inputs)`` node after node.
+``invoke`` runs ``kernel.invoke(ctx, data, inputs)`` node after node. A kernel with
+state (``Kernel.state_inputs``, e.g. SVDF) also returns the new values of its variable
+inputs; they are stored back, so the state carries over to the next ``invoke`` until
+``reset_all_variables`` (or ``allocate_tensors``) resets it.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ class Interpreter:
     model_path : str or path, optional
     model_content : bytes, optional
         Exactly one of the two.
+    subgraph_index : int
+        The subgraph to run (0, the entry point; signature runners pick theirs).
     flavor : str or Flavor
         ``"tflite-ref"`` (default: LiteRT's reference kernels) or ``"tflm"``.
     num_threads, experimental_preserve_all_tensors, **kwargs
@@ -75,6 +80,7 @@ class Interpreter:
         flavor: str | Flavor = "tflite-ref",
         num_threads: int | None = None,
         experimental_preserve_all_tensors: bool = True,
+        subgraph_index: int = 0,
         **kwargs: Any,
     ):
         if (model_path is None) == (model_content is None):
@@ -91,12 +97,16 @@ class Interpreter:
         if not self.model.subgraphs:
             raise ModelError("model has no subgraphs")
         self.flavor = get_flavor(flavor)
-        self.subgraph = self.model.subgraphs[0]
+        if not 0 <= subgraph_index < len(self.model.subgraphs):
+            raise InputError(f"subgraph {subgraph_index} out of range "
+                             f"(model has {len(self.model.subgraphs)})")
+        self.subgraph_index = subgraph_index
+        self.subgraph = self.model.subgraphs[subgraph_index]
         self._shapes: list[tuple[int, ...]] = [tuple(t.shape) for t in self.subgraph.tensors]
         self._constants: dict[int, np.ndarray] = {}
         for t in self.subgraph.tensors:
             try:
-                data = self.model.tensor_data(0, t.index)
+                data = self.model.tensor_data(subgraph_index, t.index)
             except tfs.SchemaError as e:
                 raise ModelError(f"tensor {t.index} '{t.name}': {e}") from e
             if data is not None:
@@ -163,8 +173,13 @@ class Interpreter:
                 options=tfs.options_for(self.model.operator_codes[op.opcode_index].builtin_code, op),
                 flavor=self.flavor,
                 op_version=self.model.operator_codes[op.opcode_index].version,
+                intermediates=[self._infos[i] if i >= 0 else None for i in op.intermediates],
             )
             kernel = KERNELS[name]
+            for pos in kernel.state_inputs:  # the op rewrites these inputs on every invoke
+                ti = op.inputs[pos] if pos < len(op.inputs) else -1
+                if ti < 0 or not self.subgraph.tensors[ti].is_variable:
+                    raise ctx.error(f"input {pos} (the op's state) must be a variable tensor")
             try:
                 data = kernel.prepare(ctx)
             except RefimplError:
@@ -187,9 +202,26 @@ class Interpreter:
             self._values[i] = v
         for t in self.subgraph.tensors:
             if t.is_variable and self._values[t.index] is None:
-                info = self._infos[t.index]
-                self._values[t.index] = np.zeros(info.shape, info.dtype)
+                self._values[t.index] = self._initial_variable(t.index)
+        for i, info in enumerate(self._infos):
+            # a zero-element tensor (e.g. an LSTM intermediate, which only carries
+            # quantization parameters) reads back empty, as in LiteRT
+            if self._values[i] is None and info.size == 0:
+                self._values[i] = np.zeros(info.shape, info.dtype)
         self._allocated = True
+
+    def _initial_variable(self, index: int) -> np.ndarray:
+        """A variable tensor's reset value: its zero point if int8, else 0.
+
+        LiteRT (``ResetVariableTensor``, tflite/core/api/tensor_utils.cc) and TFLM
+        (``MicroInterpreterGraph::ResetTensorData``) ``memset`` the buffer with the int8
+        zero point, and with 0 for every other type, at allocation and on reset.
+        """
+        info = self._infos[index]
+        fill = 0
+        if np.dtype(info.dtype) == np.int8 and info.zero_point.size:
+            fill = int(info.zero_point[0])
+        return np.full(info.shape, fill, info.dtype)
 
     def resize_tensor_input(
         self, input_index: int, tensor_size: Sequence[int], strict: bool = False
@@ -295,12 +327,11 @@ class Interpreter:
         return view
 
     def reset_all_variables(self) -> None:
-        """Re-zero every variable tensor (recurrent state), as LiteRT's method does."""
+        """Reset every variable tensor (recurrent state) as LiteRT does: 0, or the int8 zero point."""
         self._require_allocated()
         for t in self.subgraph.tensors:
             if t.is_variable:
-                info = self._infos[t.index]
-                self._values[t.index] = np.zeros(info.shape, info.dtype)
+                self._values[t.index] = self._initial_variable(t.index)
 
     def _require_allocated(self) -> None:
         if not self._allocated:
@@ -332,9 +363,11 @@ class Interpreter:
             except Exception as e:
                 raise ModelError(f"node {node.index} ({node.op_name}): eval failed: {e!r}") from e
             node.seconds = time.perf_counter() - t0
-            if len(outs) != len(op.outputs):
+            state = [op.inputs[pos] for pos in node.kernel.state_inputs]
+            if len(outs) != len(op.outputs) + len(state):
                 raise ModelError(f"node {node.index} ({node.op_name}): wrong number of outputs")
-            for ti, val in zip(op.outputs, outs):
+            # outputs first, then the new values of the variable (state) inputs
+            for ti, val in zip(list(op.outputs) + state, outs):
                 info = self._infos[ti]
                 if val.dtype != info.dtype or tuple(val.shape) != tuple(info.shape):
                     raise ModelError(
@@ -412,11 +445,11 @@ class Interpreter:
                     + ", ".join(s.signature_key for s in sigs)
                 )
             sig = matches[0]
-        if sig.subgraph_index != 0:
-            raise UnsupportedOpError(
-                -1, "SIGNATURE", f"signature {sig.signature_key!r} runs subgraph "
-                f"{sig.subgraph_index}; refimpl runs subgraph 0 only"
-            )
+        if sig.subgraph_index != self.subgraph_index:
+            # each signature runs its own subgraph: give it an interpreter of its own
+            other = Interpreter(model_content=self._content, flavor=self.flavor,
+                                subgraph_index=sig.subgraph_index)
+            return SignatureRunner(other, sig)
         return SignatureRunner(self, sig)
 
     def op_data(self, node_index: int) -> Any:
