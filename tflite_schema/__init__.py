@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+from .builder_api import ModelBuilder, SubGraphBuilder
 from .enums import ActivationFunctionType, BuiltinOperator, Padding, TensorType
 from .errors import CorruptError, SchemaError, TruncatedError, UnsupportedTypeError
 from .model import (Buffer, Metadata, Model, Operator, OperatorCode, QuantizationParameters,
@@ -24,6 +25,9 @@ from .model import (Buffer, Metadata, Model, Operator, OperatorCode, Quantizatio
 from .op_options import OPTIONS_FOR_OP, options_for
 from .options import OPTIONS2_BY_TYPE, OPTIONS_BY_NAME, OPTIONS_BY_TYPE
 from .reader import load_model, read_model
+from .spec import (BufferSpec, MetadataSpec, ModelSpec, OperatorSpec, QuantizationSpec,
+                   SignatureSpec, SpecError, SubGraphSpec, TensorSpec, model_to_spec)
+from .writer import check_spec, save_model, write_model
 
 __all__ = [
     "read_model", "load_model",
@@ -32,4 +36,8 @@ __all__ = [
     "TensorType", "BuiltinOperator", "Padding", "ActivationFunctionType",
     "SchemaError", "TruncatedError", "CorruptError", "UnsupportedTypeError",
     "OPTIONS_BY_TYPE", "OPTIONS2_BY_TYPE", "OPTIONS_BY_NAME", "OPTIONS_FOR_OP", "options_for",
+    # writing
+    "write_model", "save_model", "check_spec", "model_to_spec", "ModelBuilder",
+    "SubGraphBuilder", "ModelSpec", "SubGraphSpec", "TensorSpec", "OperatorSpec",
+    "BufferSpec", "QuantizationSpec", "SignatureSpec", "MetadataSpec", "SpecError",
 ]
