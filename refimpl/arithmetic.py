@@ -557,3 +557,70 @@ def exact_matmul(
         return np.matmul(lhs.astype(np.int64), rhs.astype(np.int64))
     out = np.matmul(lhs.astype(compute_dtype, copy=False), rhs.astype(compute_dtype, copy=False))
     return out.astype(np.int64) if as_int64 else out
+
+
+# --------------------------------------------------------------------------------------
+# 16x8 output stage with an int64 accumulator (variant C)
+# --------------------------------------------------------------------------------------
+def requantize_int64_to_output(
+    acc: np.ndarray,
+    *,
+    bias: np.ndarray | None,
+    multiplier: np.ndarray,
+    shift: np.ndarray,
+    act_min: int,
+    act_max: int,
+    dtype: np.dtype | type,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Output stage of the 16x8 conv-style kernels whose accumulator is int64.
+
+    ::
+
+        y   = multiply_by_quantized_multiplier_int64(acc + bias, multiplier[c], shift[c])
+        out = clamp(y, act_min, act_max).astype(dtype)        # no output offset (zp 0)
+
+    ``acc`` holds exact integer accumulators (int64, or an exactly integer-valued float
+    array), channel last; ``multiplier`` / ``shift`` broadcast along that channel axis.
+    The int64 sum ``acc + bias`` does not wrap (|acc| < 2**47 is what variant C
+    assumes). Runs on blocks of about 64 K elements like :meth:`Requantizer.to_output`.
+
+    Mirrors: the int64 ``AccumScalar`` branch of ``reference_integer_ops::ConvPerChannel``,
+    ``DepthwiseConvPerChannel``, ``TransposeConv`` (16x8) and TFLM's FULLY_CONNECTED.
+    """
+    channels = acc.shape[-1] if acc.ndim else 1
+    flat = acc.reshape(-1, channels)
+    if out is None:
+        out = np.empty(acc.shape, dtype=dtype)
+    out_flat = out.reshape(-1, channels)
+    m = np.asarray(multiplier, np.int64).reshape(-1)
+    s = np.asarray(shift, np.int64).reshape(-1)
+    b = None if bias is None else np.asarray(bias, np.int64).reshape(-1)
+    rows = max(1, _BLOCK_ELEMENTS // max(channels, 1))
+    for start in range(0, flat.shape[0], rows):
+        src = flat[start:start + rows]
+        if b is not None:
+            block = np.add(src, b, dtype=np.int64, casting="unsafe")
+        else:
+            block = src.astype(np.int64)
+        y = multiply_by_quantized_multiplier_int64(block, m, s)
+        np.clip(y, act_min, act_max, out=out_flat[start:start + rows], casting="unsafe")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Power-of-two scales (int16 ADD/SUB POT path, int16 LOGISTIC / TANH)
+# --------------------------------------------------------------------------------------
+def checked_log2(scale: float) -> tuple[bool, int]:
+    """``CheckedLog2``: is ``scale`` a power of two (within 1e-3 in log2), and which one.
+
+    Evaluated in float32 like the C++ (``std::log(x) * (1.0f / std::log(2.0f))``, then
+    ``TfLiteRound``, half away from zero); returns ``(is_pot, rounded log2)``.
+
+    Mirrors: ``CheckedLog2`` (tensorflow/lite/kernels/internal/quantization_util.h).
+    """
+    x = np.float32(scale)
+    inv_log2 = np.float32(1.0) / np.log(np.float32(2.0), dtype=np.float32)
+    x_log2 = np.float32(np.log(x, dtype=np.float32) * inv_log2)
+    rounded = np.float32(round_half_away(float(x_log2)))
+    return bool(abs(np.float32(x_log2 - rounded)) < np.float32(1e-3)), int(rounded)

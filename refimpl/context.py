@@ -12,6 +12,7 @@ Kernel protocol (one op family per module under ``refimpl/kernels``)::
         # and set every output shape with ctx.set_output_shape(i, shape)
     def invoke(ctx: OpContext, data: OpData, inputs: list[np.ndarray | None]) -> list[np.ndarray]:
         # pure, batch-first NumPy; returns one array per output, in the output dtype
+        # (then the new state of each input named in Kernel.state_inputs, if any)
 
 Inputs arrive in their storage dtype (int8, uint8, int16, int32, float32...) and
 with the shapes set by ``prepare``; absent optional inputs (index -1) are ``None``.
@@ -103,6 +104,10 @@ class OpContext:
         Which runtime's arithmetic to reproduce.
     op_version : int
         The operator code's version.
+    intermediates : list of TensorInfo (None for index -1)
+        The operator's ``intermediates`` tensors, in order. Only the quantized LSTM reads
+        them: the converter records the scales of the gate outputs and of the hidden
+        state there. Empty for every other op.
     """
 
     node_index: int
@@ -112,6 +117,7 @@ class OpContext:
     options: Any
     flavor: Flavor
     op_version: int = 1
+    intermediates: list[TensorInfo | None] = field(default_factory=list)
 
     # -- access helpers ---------------------------------------------------------------
     def input(self, i: int) -> TensorInfo:
@@ -164,7 +170,16 @@ class OpContext:
 
 
 class Kernel(NamedTuple):
-    """A registry entry: the two functions of one op."""
+    """A registry entry: the two functions of one op, and the state it updates.
+
+    ``state_inputs`` lists the input *positions* that are variable tensors the op
+    rewrites on every invoke (recurrent state, e.g. SVDF's activation state, input 4).
+    For such a kernel ``invoke`` returns one array per output followed by the new value
+    of each of these inputs, in this order; it still never modifies its input arrays.
+    The interpreter writes the new values back into the variable tensors, where the next
+    invoke reads them (``reset_all_variables`` resets them). Default: no state.
+    """
 
     prepare: Callable[[OpContext], Any]
     invoke: Callable[[OpContext, Any, list], list]
+    state_inputs: tuple[int, ...] = ()

@@ -53,6 +53,7 @@ from .arithmetic import (
     INT32_MAX,
     INT32_MIN,
     I64Array,
+    checked_log2,
     round_half_away,
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
@@ -435,3 +436,692 @@ def lut_populate_int8(
         as_int = np.where(in_range, np.trunc(np.where(in_range, v, 0)), INT32_MIN)
     return np.clip(as_int.astype(np.int64), info.min, info.max)
 
+
+
+# --------------------------------------------------------------------------------------
+# int16 lookup tables with linear interpolation (SOFTMAX int16)
+# --------------------------------------------------------------------------------------
+#: Entries of an int16 LUT: 512 segments over the int16 input range, plus the end point.
+INT16_LUT_SIZE = 513
+
+
+def exp_f64(x: np.ndarray) -> np.ndarray:
+    """Double ``std::exp`` element by element through the C library (``math.exp``).
+
+    NumPy's own float64 ``exp`` may use a SIMD implementation that rounds differently
+    from glibc; ``math.exp`` calls the same libm ``exp`` the runtimes call.
+    """
+    return np.array([math.exp(v) for v in np.asarray(x, np.float64).reshape(-1)],
+                    np.float64).reshape(np.shape(x))
+
+
+def lut_populate_int16(
+    input_scale: float,
+    input_zero_point: int,
+    output_scale: float,
+    output_zero_point: int,
+    transform: Callable[[np.ndarray], np.ndarray],
+    float_type: type,
+) -> np.ndarray:
+    """The 513-entry table of ``detail::LUTPopulateInt16<FloatT>`` (internal/common.h).
+
+    Every operation is evaluated in ``float_type`` (``np.float64`` for LiteRT's
+    deprecated double overload, ``np.float32`` for the float one TFLM uses), rounding
+    after each step, ``round`` = half away from zero::
+
+        in_min  = s_in  * (-32768 - zp_in);   in_max  = s_in  * (32767 - zp_in)
+        out_min = s_out * (-32768 - zp_out);  out_max = s_out * (32767 - zp_out)
+        step = (in_max - in_min) / 512;  half = step / 2
+        inv  = 65536 / (out_max - out_min)
+        for i < 512:
+            v  = f(in_min + i*step);  vm = f(in_min + i*step + half)
+            vn = f(in_min + (i+1)*step)
+            sample = round(v * inv)
+            interp = round((vn * inv + round(v * inv)) / 2)   # midpoint of the segment
+            bias   = round((interp - round(vm * inv)) / 2)    # half its error, pre-corrected
+            lut[i] = clamp(sample - bias, -32768, 32767)
+        lut[512] = clamp(round(f(in_max) * inv), -32768, 32767)
+
+    ``transform`` takes and returns arrays of ``float_type``. Returns int64 values.
+    """
+    ft = np.dtype(float_type).type
+    s_in, s_out = ft(input_scale), ft(output_scale)
+    in_min = ft(s_in * ft(-32768 - input_zero_point))
+    in_max = ft(s_in * ft(32767 - input_zero_point))
+    out_min = ft(s_out * ft(-32768 - output_zero_point))
+    out_max = ft(s_out * ft(32767 - output_zero_point))
+    step = ft(ft(in_max - in_min) / ft(512))
+    half_step = ft(step / ft(2))
+    inv = ft(ft(65536) / ft(out_max - out_min))
+    i = np.arange(512).astype(ft)
+    start = (in_min + (i * step).astype(ft)).astype(ft)
+    val = np.asarray(transform(start), ft)
+    val_mid = np.asarray(transform((start + half_step).astype(ft)), ft)
+    val_next = np.asarray(transform((in_min + ((i + ft(1)) * step).astype(ft)).astype(ft)), ft)
+
+    def rnd(v: np.ndarray) -> np.ndarray:  # TfLiteRound: half away from zero, same type
+        return round_half_away(np.asarray(v, ft).astype(np.float64)).astype(ft)
+
+    sample = rnd(val * inv)
+    interp = rnd(((val_next * inv).astype(ft) + sample).astype(ft) / ft(2))
+    err = (interp - rnd(val_mid * inv)).astype(ft)
+    bias = rnd(err / ft(2))
+    lut = np.empty(INT16_LUT_SIZE, np.int64)
+    lut[:512] = np.clip((sample - bias).astype(ft), -32768, 32767).astype(np.int64)
+    last = rnd(np.asarray(transform(np.array([in_max], ft)), ft) * inv)
+    lut[512] = int(np.clip(last, -32768, 32767)[0])
+    return lut
+
+
+def lut_lookup_int16(value: np.ndarray, lut: np.ndarray) -> I64Array:
+    """``LUTLookup(int16, lut)``: table lookup with 7-bit linear interpolation.
+
+    ::
+
+        index = 256 + (v >> 7);  offset = v & 127          # 9 high bits, 7 low bits
+        slope = int16(lut[index + 1] - lut[index])
+        out   = int16(lut[index] + ((slope * offset + 64) >> 7))   # half up
+    """
+    v = raw(value)
+    index = 256 + (v >> 7)
+    offset = v & 0x7F
+    base = lut[index]
+    slope = ((lut[index + 1] - base + 32768) & 0xFFFF) - 32768  # int16 variable
+    return ((base + ((slope * offset + 64) >> 7) + 32768) & 0xFFFF) - 32768
+
+
+# --------------------------------------------------------------------------------------
+# 16-bit gemmlowp fixed point (LiteRT's integer LSTM gates)
+# --------------------------------------------------------------------------------------
+# The same algorithms as above with int16 raws: a Q(I) value is ``raw * 2**-(15 - I)``.
+# Differences from the 32-bit code, all from gemmlowp's scalar int16 specialisations:
+# products round with a 15-bit SRDHM, ``+`` / ``-`` wrap in int16 except the final
+# addition of the exp Taylor step (``AddSaturatingIf16Bit``), and every constant is
+# the 32-bit raw literal rounded by ``RoundingDivideByPOT(raw, 16)``
+# (``RescaleConstantInitializer``), e.g. exp(-16) = 242 becomes 0.
+INT16_MIN = -(2**15)
+INT16_MAX = 2**15 - 1
+
+
+def wrap16(x: np.ndarray | int) -> I64Array:
+    """Reduce to int16 two's complement (C's ``static_cast<int16_t>`` of an int)."""
+    return ((raw(x) + 2**15) & 0xFFFF) - 2**15
+
+
+def sat16(x: np.ndarray | int) -> I64Array:
+    """Clamp to [-32768, 32767]."""
+    return np.clip(raw(x), INT16_MIN, INT16_MAX)
+
+
+def srdhm16(a: np.ndarray | int, b: np.ndarray | int) -> I64Array:
+    """gemmlowp ``SaturatingRoundingDoublingHighMul`` on int16: ``floor((a*b + 2**14) / 2**15)``.
+
+    Rounds half up (gemmlowp's sign-dependent nudge plus truncating division is the same
+    thing); ``-32768 * -32768`` saturates to 32767.
+    """
+    a, b = raw(a), raw(b)
+    r = (a * b + (1 << 14)) >> 15
+    return np.where((a == INT16_MIN) & (b == INT16_MIN), INT16_MAX, r)
+
+
+def constant16(raw32: int) -> int:
+    """A gemmlowp constant given as a 32-bit raw, as the int16 code sees it.
+
+    ``RoundingDivideByPOT(raw32, 16)`` (half away from zero), then int16.
+    """
+    return int(rounding_divide_by_pot(np.int64(raw32), 16))
+
+
+def _shift16(x: np.ndarray | int, exponent: int) -> I64Array:
+    """``SaturatingRoundingMultiplyByPOT<exponent>`` on int16 raws.
+
+    ``exponent > 0``: left shift saturating when ``x > 2**(15-e) - 1`` (to 32767) or
+    ``x < -(2**(15-e) - 1)`` (to -32768); ``< 0``: rounding divide, half away from zero.
+    """
+    x = raw(x)
+    if exponent > 0:
+        threshold = (1 << (15 - exponent)) - 1
+        return np.where(x > threshold, INT16_MAX,
+                        np.where(x < -threshold, INT16_MIN, x << exponent))
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    return x
+
+
+def one16(integer_bits: int) -> int:
+    """Raw 1.0 in an int16 Q(I): 32767 for I = 0, else ``2**(15 - I)``."""
+    return INT16_MAX if integer_bits == 0 else 1 << (15 - integer_bits)
+
+
+def _exp_quarter16(a: np.ndarray) -> I64Array:
+    """``exp(a)`` for ``a`` in [-1/4, 0), int16 Q0.15 (see the 32-bit version)."""
+    c = constant16(EXP_MINUS_ONE_EIGHTH_Q0)
+    x = wrap16(a + (1 << 12))  # a + 1/8
+    x2 = srdhm16(x, x)
+    x3 = srdhm16(x2, x)
+    x4 = srdhm16(x2, x2)
+    inner = wrap16(srdhm16(wrap16(_shift16(x4, -2) + x3), constant16(ONE_THIRD_Q0)) + x2)
+    poly = _shift16(inner, -1)
+    return sat16(c + srdhm16(c, wrap16(x + poly)))  # AddSaturatingIf16Bit
+
+
+def exp_on_negative_values16(a: np.ndarray | int, integer_bits: int) -> I64Array:
+    """``exp(a)`` for ``a <= 0`` in int16 Q(I); result int16 Q0.15.
+
+    Same steps as :func:`exp_on_negative_values` with 15 - I fractional bits; the
+    barrel-shifter multipliers are the int16 constants (exp(-16) rounds to 0), and the
+    clamp below -32 applies for I > 5.
+    """
+    a = raw(a)
+    frac_bits = 15 - integer_bits
+    quarter = 1 << (frac_bits - 2)
+    a_mod = wrap16((a & (quarter - 1)) - quarter)
+    result = _exp_quarter16(_shift16(a_mod, integer_bits))  # rescale Q(I) -> Q0
+    remainder = wrap16(a_mod - a)
+    for k, multiplier in EXP_OF_MINUS_POWERS_OF_TWO_Q0:
+        if integer_bits > k:
+            bit = 1 << (frac_bits + k)
+            result = np.where((remainder & bit) != 0,
+                              srdhm16(result, constant16(multiplier)), result)
+    if integer_bits > 5:
+        result = np.where(a < constant16(-(1 << (36 - integer_bits))), 0, result)
+    return np.where(a == 0, INT16_MAX, result)
+
+
+def _newton16(a: np.ndarray) -> I64Array:
+    """``2 / (1 + a)`` in int16 Q2.13 for ``a`` in Q0.15 (three Newton-Raphson steps)."""
+    h = rounding_half_sum(a, INT16_MAX)  # (1 + a) / 2, fits int16
+    x = wrap16(constant16(FORTY_EIGHT_OVER_SEVENTEEN_Q2)
+               + srdhm16(h, constant16(MINUS_THIRTY_TWO_OVER_SEVENTEEN_Q2)))
+    for _ in range(3):
+        one_minus_hx = wrap16(one16(2) - srdhm16(h, x))
+        x = wrap16(x + _shift16(srdhm16(x, one_minus_hx), 2))  # Q4 -> Q2
+    return x
+
+
+def logistic16(a: np.ndarray | int, integer_bits: int) -> I64Array:
+    """gemmlowp ``logistic`` on int16: Q(I) in, Q0.15 out.
+
+    ::
+
+        p = one_over_one_plus_x(exp_on_negative_values(-|a|))   # Newton, Q2.13 -> Q0.15
+        a > 0: p;  a < 0: 32767 - p (wrapping);  a == 0: 16384
+
+    Mirrors: gemmlowp ``logistic<int16_t, I>``, as LiteRT's
+    ``PortableApplySigmoid`` calls it with I = 3 (portable_tensor_utils.cc).
+    """
+    a = raw(a)
+    positive = a > 0
+    abs_a = np.where(positive, a, wrap16(-a))
+    e = exp_on_negative_values16(wrap16(-abs_a), integer_bits)
+    p = _shift16(_newton16(e), 1)  # Q2.13 read as Q1.14, rescaled to Q0.15
+    result = np.where(positive, p, wrap16(INT16_MAX - p))
+    return np.where(a == 0, constant16(1 << 30), result)
+
+
+def tanh16(a: np.ndarray | int, integer_bits: int) -> I64Array:
+    """gemmlowp ``tanh`` on int16: Q(I) in, Q0.15 out.
+
+    ``t = (1 - e) / (1 + e)`` with ``e = exp(-2|a|)`` (the raw of ``-|a|`` read as
+    Q(I+1)); ``a < 0: -t``; ``a == 0: 0``.
+
+    Mirrors: gemmlowp ``tanh<int16_t, I>`` (``PortableApplyTanh``, I = 0..6).
+    """
+    a = raw(a)
+    negative = a < 0
+    n = np.where(negative, a, wrap16(-a))
+    e = exp_on_negative_values16(n, integer_bits + 1)
+    t = _shift16(wrap16(_newton16(e) - one16(2)), 2)
+    return np.where(a == 0, 0, np.where(negative, wrap16(-t), t))
+
+
+# --------------------------------------------------------------------------------------
+# TFLM's int16 LOGISTIC / TANH: a 256-entry table with linear interpolation
+# --------------------------------------------------------------------------------------
+#: ``sigmoid(i / 24)`` in unsigned 0.16 fixed point, i = 0..255, as tabulated in
+#: tensorflow/lite/kernels/internal/common.h (``sigmoid_table_uint16``). The entries are
+#: data, not a formula: rounding the exact sigmoid reproduces 212 of them and is one
+#: below the table for the other 44 (tests/test_fixedpoint.py checks the bound).
+SIGMOID_TABLE_UINT16 = np.array([
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498,
+    40149, 40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255,
+    46817, 47369, 47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865,
+    52311, 52745, 53169, 53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174,
+    56503, 56823, 57133, 57433, 57724, 58007, 58280, 58544, 58800, 59048, 59288,
+    59519, 59743, 59959, 60168, 60370, 60565, 60753, 60935, 61110, 61279, 61441,
+    61599, 61750, 61896, 62036, 62172, 62302, 62428, 62549, 62666, 62778, 62886,
+    62990, 63090, 63186, 63279, 63368, 63454, 63536, 63615, 63691, 63765, 63835,
+    63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308, 64357, 64405, 64450,
+    64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786, 64816, 64845,
+    64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079, 65097,
+    65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
+    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360,
+    65367, 65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425,
+    65429, 65433, 65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465,
+    65468, 65471, 65474, 65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491,
+    65493, 65495, 65497, 65498, 65500, 65501, 65503, 65504, 65505, 65507, 65508,
+    65509, 65510, 65511, 65512, 65513, 65514, 65515, 65516, 65517, 65517, 65518,
+    65519, 65520, 65520, 65521, 65522, 65522, 65523, 65523, 65524, 65524, 65525,
+    65525, 65526, 65526, 65526, 65527, 65527, 65528, 65528, 65528, 65529, 65529,
+    65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531, 65531, 65531, 65531,
+    65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533,
+    65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
+    65534, 65534, 65535], dtype=np.int64)
+
+
+def _lut_input16(x: np.ndarray, multiplier: int, shift: int) -> I64Array:
+    """The int16 LUT kernels' input rescaling: ``(x * m + round) >> shift`` (half up).
+
+    ``multiplier == 0`` means a power-of-two input scale: ``m = 3 << shift``, no shift.
+    The factor 3 turns a Q3.12 value into units of 1/1536: the table's step 1/24 is
+    then 512 units (sigmoid) and 256 units of ``2x`` (tanh).
+    """
+    if multiplier == 0:
+        multiplier, shift = 3 << shift, 0
+    rounding = (1 << (shift - 1)) if shift > 0 else 0
+    return (raw(x) * multiplier + rounding) >> shift
+
+
+def sigmoid_lut16(x: np.ndarray, multiplier: int = 0, shift: int = 0) -> I64Array:
+    """TFLM int16 ``Logistic``: Q3.12 input (after rescaling), Q0.15 output.
+
+    ::
+
+        v = (x * multiplier + round) >> shift        # with multiplier 0: v = 3x * 2**shift
+        u = |v|;  i = u >> 9;  frac = u & 511        # table step 1/24 <-> 512 units of v
+        r = i >= 255 ? 0x7FFF << 10
+                     : (T[i] << 9) + frac * (T[i+1] - T[i])       # 0.25 fixed point
+        r = v >= 0 ? r + 2**9 : 2**25 - r + 2**9 - 1              # sigmoid(-x) = 1 - s
+        out = r >> 10                                              # uint32 shift
+
+    Mirrors: ``reference_integer_ops::Logistic(int32, int32, int32, const int16_t*,
+    int16_t*)`` (internal/reference/integer_ops/logistic.h).
+    """
+    v = _lut_input16(x, multiplier, shift)
+    u = np.abs(v)
+    i = u >> 9
+    idx = np.minimum(i, 254)
+    lo, hi = SIGMOID_TABLE_UINT16[idx], SIGMOID_TABLE_UINT16[idx + 1]
+    r = np.where(i >= 255, 0x7FFF << 10, (lo << 9) + (u & 0x1FF) * (hi - lo))
+    r = np.where(v >= 0, r + (1 << 9), (1 << 25) - r + (1 << 9) - 1)
+    return r >> 10
+
+
+def tanh_lut16(x: np.ndarray, multiplier: int = 0, shift: int = 0) -> I64Array:
+    """TFLM int16 ``Tanh`` via ``tanh(x) = 2 sigmoid(2x) - 1``: Q0.15 output.
+
+    ::
+
+        v = (x * multiplier + round) >> shift
+        u = |v|;  i = u >> 8;  frac = u & 255
+        r = i >= 255 ? 0xFFFF << 8 : (T[i] << 8) + frac * (T[i+1] - T[i])
+        r = v >= 0 ? r - 2**23 + 2**7 : -r + 2**23 + 2**7 - 1     # int32
+        out = r >> 8                                                # arithmetic shift
+
+    Mirrors: ``reference_integer_ops::Tanh(int32, int32, const RuntimeShape&, const
+    int16_t*, ...)`` (internal/reference/integer_ops/tanh.h).
+    """
+    v = _lut_input16(x, multiplier, shift)
+    u = np.abs(v)
+    i = u >> 8
+    idx = np.minimum(i, 254)
+    lo, hi = SIGMOID_TABLE_UINT16[idx], SIGMOID_TABLE_UINT16[idx + 1]
+    r = np.where(i >= 255, 0xFFFF << 8, (lo << 8) + (u & 0xFF) * (hi - lo))
+    r = np.where(v >= 0, r - (1 << 23) + (1 << 7), -r + (1 << 23) + (1 << 7) - 1)
+    return r >> 8
+
+
+# --------------------------------------------------------------------------------------
+# int16 LOGISTIC / TANH: a 256-entry sigmoid table with 9-bit (8-bit) interpolation
+# --------------------------------------------------------------------------------------
+#: ``sigmoid(i / 24)`` in unsigned Q0.16 for i = 0..255, as tabulated in TFLite's
+#: internal/common.h (``sigmoid_table_uint16``). The values are data, not a formula:
+#: each is within 1.11 of ``65536 * sigmoid(i / 24)`` but not always its rounding
+#: (tests/test_fixedpoint.py checks the bound and the monotonicity).
+SIGMOID_TABLE_Q16 = np.array([
+    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149,
+    40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369,
+    47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169,
+    53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
+    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370,
+    60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302,
+    62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536,
+    63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
+    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786,
+    64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079,
+    65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
+    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
+    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433,
+    65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474,
+    65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498,
+    65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
+    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522,
+    65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528,
+    65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531,
+    65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
+    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
+    65534, 65534, 65534, 65535,
+], dtype=np.int64)
+
+
+def logistic_int16(q: np.ndarray, input_multiplier: int, input_left_shift: int) -> I64Array:
+    """int16 logistic (``reference_integer_ops::Logistic``, int16 overload).
+
+    The input is rescaled so that ``2**12`` units are ``1/3``: ``+-2**17`` then spans
+    ``[-10.7, 10.7]`` and ``|v| >> 9`` indexes the table of ``sigmoid(i/24)``::
+
+        power-of-two scale: (multiplier, shift) = (3 << shift, 0)     # input_multiplier == 0
+        v  = (q * multiplier + (2**(shift-1) if shift > 0 else 0)) >> shift      # int32
+        a  = |v|;  h = a >> 9
+        r  = 0x7FFF << 10                                   if h >= 255
+             (T[h] << 9) + (a & 511) * (T[h+1] - T[h])      otherwise      # uint32
+        r  = r + 2**9  if v >= 0  else  2**25 - r + 2**9 - 1
+        out = r >> 10                                       # Q0.15, in [0, 32767]
+    """
+    multiplier, shift = input_multiplier, input_left_shift
+    if multiplier == 0:  # power-of-two input scale
+        multiplier, shift = 3 << shift, 0
+    round_ = (1 << (shift - 1)) if shift > 0 else 0
+    v = wrap32(raw(q) * multiplier + round_) >> shift
+    a = np.abs(v)
+    h = a >> 9
+    hc = np.minimum(h, 254)
+    ua, ub = SIGMOID_TABLE_Q16[hc], SIGMOID_TABLE_Q16[hc + 1]
+    r = np.where(h >= 255, 0x7FFF << 10, (ua << 9) + (a & 0x1FF) * (ub - ua))
+    r = np.where(v >= 0, r + (1 << 9), (1 << 25) - r + (1 << 9) - 1)
+    return r >> 10
+
+
+def tanh_int16(q: np.ndarray, input_multiplier: int, input_left_shift: int) -> I64Array:
+    """int16 tanh (``reference_integer_ops::Tanh``, int16 overload): ``2*sigmoid(2x) - 1``.
+
+    Same input rescaling as :func:`logistic_int16`, then ``|v| >> 8`` indexes the table
+    (the doubling of the argument)::
+
+        r  = 0xFFFF << 8                                    if h >= 255
+             (T[h] << 8) + (a & 255) * (T[h+1] - T[h])      otherwise      # h = a >> 8
+        r  = r - 2**23 + 2**7        if v >= 0
+             -r + 2**23 + 2**7 - 1   otherwise
+        out = r >> 8                                        # floor; Q0.15 in [-32767, 32767]
+    """
+    multiplier, shift = input_multiplier, input_left_shift
+    if multiplier == 0:  # power-of-two input scale
+        multiplier, shift = 3 << shift, 0
+    round_ = (1 << (shift - 1)) if shift > 0 else 0
+    v = wrap32(raw(q) * multiplier + round_) >> shift
+    a = np.abs(v)
+    h = a >> 8
+    hc = np.minimum(h, 254)
+    ua, ub = SIGMOID_TABLE_Q16[hc], SIGMOID_TABLE_Q16[hc + 1]
+    r = np.where(h >= 255, 0xFFFF << 8, (ua << 8) + (a & 0xFF) * (ub - ua))
+    r = np.where(v >= 0, r - (1 << 23) + (1 << 7), -r + (1 << 23) + (1 << 7) - 1)
+    return r >> 8
+
+
+def int16_activation_input_rescaling(input_scale: float, tanh: bool) -> tuple[int, int]:
+    """``(input_multiplier, input_left_shift)`` of the int16 LOGISTIC / TANH Prepare.
+
+    Power-of-two case: ``s_in = 2**e`` (``CheckedLog2``) with ``12 + e == 0`` (tanh:
+    ``0`` or ``1``): multiplier 0 and shift ``12 + e`` (the kernel uses ``3 << shift``).
+    Otherwise, in double, the scale is brought to ``1/(3*4096)`` units::
+
+        m = f64(s_in) * 4096 * 3;  shift = 0
+        while m <= 32767/2 and shift <= 30: m *= 2; shift += 1
+        input_multiplier = int(m)       # truncation
+
+    Mirrors: ``SigmoidPrepare`` / ``TanhPrepare`` (tflite/kernels/activations.cc),
+    ``CalculateArithmeticOpDataLogistic`` (micro/kernels/logistic_common.cc),
+    ``CalculateArithmeticOpData`` (micro/kernels/tanh.cc).
+    """
+    is_pot, log2 = checked_log2(input_scale)
+    shift = 12 + log2
+    if is_pot and (shift == 0 or (tanh and shift == 1)):
+        return 0, shift
+    m = float(np.float32(input_scale)) * 4096.0 * 3.0
+    shift = 0
+    while m <= 32767.0 / 2.0 and shift <= 30:
+        shift += 1
+        m *= 2.0
+    return int(m), shift
+
+
+# --------------------------------------------------------------------------------------
+# Integer layer normalization of LiteRT's int8 LSTM
+# --------------------------------------------------------------------------------------
+def inv_sqrt_quantized_multiplier_exp(x: np.ndarray, reverse_shift: int
+                                      ) -> tuple[I64Array, I64Array]:
+    """TFLite ``GetInvSqrtQuantizedMultiplierExp``: ``1/sqrt(x)`` as (Q0.31 multiplier, shift).
+
+    For int32 ``x > 1`` (``x <= 1`` gives ``(INT32_MAX, 0)``)::
+
+        shift = 11;  while x >= 2**29: x /= 4, shift += 1
+        p = (clz32(x) - 1) / 2 - 1;  shift -= p;  x <<= 2p        # x in [2**27, 2**29)
+        h = RDBPOT(x >> 1, 1)                       # x/2 in Q3.28
+        y = 1.0 (Q3.28); 5 times: y = sat<<3(1.5*y - h * sat<<6(y*y*y))    (SRDHM products)
+        m = SRDHM(y, sqrt(2)/2);  if shift < 0: m <<= -shift, shift = 0
+        return m, shift * reverse_shift
+
+    Element-wise on an int64 array of int32 values.
+    """
+    x = raw(x)
+    small = x <= 1
+    v = np.where(small, 2, x)
+    shift = np.full(v.shape, 11, np.int64)
+    for _ in range(2):  # an int32 is below 2**29 after at most two divisions by 4
+        big = v >= (1 << 29)
+        v = np.where(big, v // 4, v)  # v > 0: floor division is C's
+        shift = shift + big
+    pairs = (count_leading_zeros_u32(v) - 1) // 2 - 1
+    shift = shift - pairs
+    v = v << (2 * pairs)
+    half_input = rounding_divide_by_pot(v >> 1, 1)
+    half_three = (1 << 28) + (1 << 27)
+    y = np.full(v.shape, 1 << 28, np.int64)
+    for _ in range(5):
+        y3 = saturating_shift_left(mul(mul(y, y), y), 6)  # Q9 -> Q3
+        y = saturating_shift_left(sub(mul(half_three, y), mul(half_input, y3)), 3)  # Q6 -> Q3
+    m = mul(y, 1518500250)  # sqrt(2)/2 in Q0.31
+    m = np.where(shift < 0, wrap32(m << np.maximum(-shift, 0)), m)
+    shift = np.maximum(shift, 0)
+    return np.where(small, INT32_MAX, m), np.where(small, 0, shift * reverse_shift)
+
+
+def layer_norm_int16(x: np.ndarray, weights: np.ndarray, bias: np.ndarray, scale_multiplier: int,
+                     scale_shift: int, variance_limit: int) -> I64Array:
+    """LiteRT ``PortableApplyLayerNorm`` on int16 rows ``x [B, n]`` (Q3.12 gate values).
+
+    Per row, all in integers (``/`` truncates toward zero as in C)::
+
+        mean = sum(x) * 1024 / n                       (int64, then int32)
+        var  = (sum(x*x) * (2**20 / n) - mean**2) / 2**20;  var < 1: var = variance_limit
+        (m, s) = inv_sqrt_quantized_multiplier_exp(var, -1)
+        r  = MBQM(1024 x - mean, m, s)
+        v  = wrap32(r * w + b);  v = (v +- 512) / 1024   (rounded half away from zero)
+        out = sat16(MBQM(v, scale_multiplier, scale_shift + 12))
+
+    (``2**20 / n`` is exact only for power-of-two ``n``; upstream's own TODO says so.)
+    """
+    from .arithmetic import multiply_by_quantized_multiplier as mbqm
+
+    x = raw(x)
+    n = x.shape[-1]
+    total = x.sum(axis=-1)
+    mean = _c_div(total * 1024, n)
+    variance = (x * x).sum(axis=-1) * ((1 << 20) // n) - mean * mean
+    variance2 = wrap32(_c_div(variance, 1 << 20))
+    variance2 = np.where(variance2 < 1, variance_limit, variance2)
+    m, s = inv_sqrt_quantized_multiplier_exp(variance2, -1)
+    rescaled = mbqm(wrap32(1024 * x - mean[..., None]), m[..., None], s[..., None])
+    v = wrap32(rescaled * raw(weights) + raw(bias))
+    v = _c_div(np.where(v > 0, v + 512, v - 512), 1024)
+    out = mbqm(v, scale_multiplier, scale_shift + 12)
+    return np.clip(out, -(2**15), 2**15 - 1)
+
+
+def _c_div(a: np.ndarray, b: int) -> I64Array:
+    """C integer division (truncation toward zero) of int64 values by a positive int."""
+    a = raw(a)
+    q = np.abs(a) // b
+    return np.where(a < 0, -q, q)
+
+
+# --------------------------------------------------------------------------------------
+# float32 functions as LiteRT's Eigen (SSE, no FMA) and glibc evaluate them
+# --------------------------------------------------------------------------------------
+_F32 = np.float32
+
+
+def eigen_tanh_f32(x: np.ndarray) -> np.ndarray:
+    """Eigen ``ptanh_float`` without FMA: the [9/8] odd/even rational approximation.
+
+    ::
+
+        x  = clamp(x, -7.90738964080810547, 7.90738964080810547)
+        p  = ((a0 x^2 + a1) x^2 + a2) x^2 + a3            (a: 1.394553628e-8 ...)
+        q  = (((b0 x^2 + b1) x^2 + b2) x^2 + b3) x^2 + 1  (b: 8.015776984e-7 ...)
+        tanh = (x^3 p + x) / q                           every step rounded to float32
+
+    Packets and Eigen's scalar path compute the same. (With FMA the clamp is 8.0177 and
+    the products fuse; LiteRT's x86 wheel uses neither: checked on 1M arguments.)
+    """
+    f = _F32
+    v = np.maximum(np.minimum(np.asarray(x, f), f(7.90738964080810547)), f(-7.90738964080810547))
+    x2 = (v * v).astype(f)
+    x3 = (x2 * v).astype(f)
+    p = f(1.394553628e-8)
+    for a in (2.102733560e-5, 3.520756727e-3, 1.340216100e-1):
+        p = (p * x2 + f(a)).astype(f)
+    q = f(8.015776984e-7)
+    for b in (3.326951409e-4, 2.597254514e-2, 4.673548340e-1, 1.0):
+        q = (q * x2 + f(b)).astype(f)
+    return ((x3 * p + v).astype(f) / q).astype(f)
+
+
+def eigen_logistic_f32(x: np.ndarray) -> np.ndarray:
+    """Eigen ``scalar_logistic_op<float>::packetOp`` without FMA (what SSE packets compute).
+
+    ::
+
+        x = min(x, 16.6355324) / 2                  # exp(x) = exp(x/2)^2
+        m = floor(x * log2(e) + 1/2);  r = (x - m * 0.693359375) + m * 2.12194440e-4
+        p = 1 + r + r^2 (p2 + p4 r^2 + r (p3 + p5 r^2))    (degree-5 minimax, float32)
+        e = (p * 2**m)^2;   logistic = e / (1 + e);   x < -104: 0
+    """
+    f = _F32
+    x = np.asarray(x, f)
+    v = (np.minimum(x, f(16.6355324)) * f(0.5)).astype(f)
+    m = np.floor((v * f(1.44269504088896341)).astype(f) + f(0.5)).astype(f)
+    r = (m * f(-0.693359375) + v).astype(f)
+    r = (m * f(2.12194440e-4) + r).astype(f)
+    r2 = (r * r).astype(f)
+    p_even = (r2 * f(4.1898667812347412109375e-2) + f(0.49999141693115234375)).astype(f)
+    p_odd = (r2 * f(8.33471305668354034423828125e-3) + f(0.16666877269744873046875)).astype(f)
+    p = (r * p_odd + p_even).astype(f)
+    p = (r2 * p + (r + f(1)).astype(f)).astype(f)
+    e = (p * np.ldexp(f(1), m.astype(np.int32))).astype(f)  # 2**m is exact here
+    e = (e * e).astype(f)
+    with np.errstate(invalid="ignore"):
+        out = (e / (f(1) + e)).astype(f)
+    return np.where(x < f(-104), f(0), out)
+
+
+def eigen_logistic_scalar_f32(x: np.ndarray) -> np.ndarray:
+    """Eigen's scalar ``scalar_logistic_op<float>``: ``e = expf(min(x, 16.6355324)); e/(1+e)``.
+
+    Used for the elements of a vector that do not fill a whole packet.
+    """
+    f = _F32
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = expf(np.minimum(np.asarray(x, f), f(16.6355324)))
+        return (e / (f(1) + e)).astype(f)
+
+
+def _f32_bits(x: np.ndarray) -> I64Array:
+    return np.asarray(x, np.float32).view(np.int32).astype(np.int64)
+
+
+def _f32_from_bits(b: np.ndarray) -> np.ndarray:
+    return np.asarray(b, np.int64).astype(np.uint32).view(np.float32)
+
+
+def _times_pow2_f32(y: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``y * 2**k`` by adding ``k`` to the exponent field (fdlibm's SET_FLOAT_WORD trick)."""
+    return _f32_from_bits(_f32_bits(y) + (raw(k) << 23))
+
+
+def expm1f_glibc(x: np.ndarray) -> np.ndarray:
+    """glibc's ``expm1f`` (the Sun fdlibm algorithm in float32), for |x| < 88.
+
+    Reduction ``x = k ln2 + r`` (``ln2 = ln2_hi + ln2_lo``, with a correction ``c``),
+    ``expm1(r)`` by a rational approximation with the 5 coefficients Q1..Q5 in
+    ``hxs = r^2/2``, then reassembly depending on ``k`` (0, +-1, 2..22, 23..56, else),
+    multiplying by ``2**k`` through the exponent bits. Every operation in float32,
+    no FMA. Branches are evaluated for all elements and selected.
+    """
+    f = _F32
+    x = np.asarray(x, f)
+    one, half = f(1), f(0.5)
+    ln2_hi, ln2_lo, inv_ln2 = f(6.9313812256e-01), f(9.0580006145e-06), f(1.4426950216e+00)
+    hx = _f32_bits(x) & 0x7FFFFFFF
+    neg = x < 0
+    sign = np.where(neg, f(-1), f(1))
+    reduce = hx > 0x3EB17218  # |x| > ln2 / 2
+    near = reduce & (hx < 0x3F851592)  # |x| < 3 ln2 / 2: k = +-1
+    k_far = np.trunc(np.where(reduce & ~near, ((inv_ln2 * x).astype(f) + sign * half)
+                              .astype(f), 0)).astype(np.int64)
+    k = np.where(near, np.where(neg, -1, 1), np.where(reduce, k_far, 0))
+    t = k_far.astype(f)
+    hi = np.where(near, (x - sign * ln2_hi).astype(f), (x - (t * ln2_hi).astype(f)).astype(f))
+    lo = np.where(near, sign * ln2_lo, (t * ln2_lo).astype(f))
+    r = np.where(reduce, (hi - lo).astype(f), x)
+    c = np.where(reduce, ((hi - r).astype(f) - lo).astype(f), f(0))
+    hfx = (half * r).astype(f)
+    hxs = (r * hfx).astype(f)
+    poly = f(-2.0109921195e-07)
+    for q in (4.0082177293e-06, -7.9365076090e-05, 1.5873016091e-03, -3.3333335072e-02):
+        poly = (f(q) + (hxs * poly).astype(f)).astype(f)
+    r1 = (one + (hxs * poly).astype(f)).astype(f)
+    t3 = (f(3) - (r1 * hfx).astype(f)).astype(f)
+    e = (hxs * ((r1 - t3).astype(f) / (f(6) - (r * t3).astype(f))).astype(f)).astype(f)
+    out_k0 = (r - ((r * e).astype(f) - hxs).astype(f)).astype(f)
+    e = (((r * (e - c).astype(f)).astype(f) - c).astype(f) - hxs).astype(f)
+    out_m1 = ((half * (r - e).astype(f)).astype(f) - half).astype(f)
+    out_p1 = np.where(r < f(-0.25), (f(-2) * (e - (r + half).astype(f)).astype(f)).astype(f),
+                      (one + (f(2) * (r - e).astype(f)).astype(f)).astype(f))
+    kc = np.clip(k, -126, 127)
+    out_far = (_times_pow2_f32((one - (e - r).astype(f)).astype(f), kc) - one).astype(f)
+    t_lo = _f32_from_bits(0x3F800000 - (0x1000000 >> np.clip(k, 0, 24)))  # 1 - 2**-k
+    out_lo = _times_pow2_f32((t_lo - (e - r).astype(f)).astype(f), kc)
+    t_hi = _f32_from_bits((0x7F - np.clip(k, 0, 127)) << 23)  # 2**-k
+    out_hi = _times_pow2_f32(((r - (e + t_hi).astype(f)).astype(f) + one).astype(f), kc)
+    out = np.where(k == 0, out_k0, np.where(k == -1, out_m1, np.where(k == 1, out_p1, np.where(
+        (k <= -2) | (k > 56), out_far, np.where(k < 23, out_lo, out_hi)))))
+    out = np.where(hx < 0x33000000, x, out)  # |x| < 2**-25: x
+    return np.where(neg & (hx >= 0x4195B844), f(-1), out).astype(f)  # x < -27 ln2: -1
+
+
+def tanhf_glibc(x: np.ndarray) -> np.ndarray:
+    """glibc's ``tanhf`` (what ``std::tanh(float)`` calls on this machine, glibc 2.36).
+
+    ::
+
+        |x| >= 22: +-1;   |x| < 2**-55: x (1 + x)
+        |x| >= 1 : t = expm1f(2|x|);  1 - 2 / (t + 2)
+        else     : t = expm1f(-2|x|); -t / (t + 2)          sign of x restored
+
+    Not correctly rounded (:func:`tanhf` is): they differ by 1-2 ulp on ~17% of
+    arguments. tests/test_fixedpoint.py compares with the C library through ctypes.
+    """
+    f = _F32
+    x = np.asarray(x, f)
+    ax = np.abs(x)
+    ix = _f32_bits(x) & 0x7FFFFFFF
+    large = ix >= 0x3F800000
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        t = expm1f_glibc(np.where(ix < 0x41B00000, np.where(large, f(2) * ax, f(-2) * ax), f(0)))
+        z = np.where(large, (f(1) - (f(2) / (t + f(2))).astype(f)).astype(f),
+                     (-t / (t + f(2))).astype(f))
+    z = np.where(ix < 0x24000000, (ax * (f(1) + ax)).astype(f), z)
+    z = np.where(ix >= 0x41B00000, f(1), z)
+    z = np.where(np.isnan(x), x, z)
+    return np.where(x < 0, -z, z).astype(f)

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arithmetic import (
+    checked_log2,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
-    round_half_away,
     rounding_divide_by_pot,
 )
 from ..context import Kernel, OpContext, TensorInfo
@@ -70,7 +70,8 @@ class QuantizedAddSubParams:
 
 @dataclass(frozen=True)
 class Int16PotParams:
-    """The int16 power-of-two ADD path: one input is right-shifted, then a saturating add."""
+    """The int16 power-of-two ADD/SUB path: one input is right-shifted, then added or
+    subtracted and clamped."""
 
     input1_shift: int  # <= 0: log2(s1) - log2(s_out)
     input2_shift: int  # <= 0; at most one of the two is non-zero
@@ -126,20 +127,31 @@ def quantized_add_sub_params(
 
     ``left_shift`` is 20 for 8-bit outputs and 15 for int16 (``65535 << 15 < 2**31``,
     so the int32 sum cannot overflow). ``twice_max = 2 * max(s1, s2)`` is taken in float
-    (exact doubling), the three ratios in double.
+    (exact doubling); ``(1 << left_shift) * s_out`` is a float product (a power of two,
+    exact); the three ratios are divided in double::
 
-    ``allow_output_multiplier_above_one``: SUB uses ``QuantizeMultiplierGreaterThanOne``
-    when the output ratio exceeds one (very narrow output ranges); ADD aborts instead.
+        real1 = s1 / twice_max;  real2 = s2 / twice_max
+        real_out = twice_max / ((1 << left_shift) * s_out)
+
+    (TFLM's SUB source, ``CalculateOpDataSub`` in micro/kernels/sub_common.cc, declares
+    these quotients ``float``; the TFLM wheel 8f6596d nevertheless matches the double
+    evaluation, e.g. on seanet sub0/sub1/sub3 where the float32 ratios give other
+    multipliers — checked in compare/dev_check_int16.py.)
+
+    ``allow_output_multiplier_above_one``: LiteRT's SUB uses
+    ``QuantizeMultiplierGreaterThanOne`` when ``real_out > 1`` (very narrow output
+    ranges); ADD (and TFLM's SUB) abort instead. ``output_shift`` is then >= 1; see
+    :mod:`refimpl.kernels.sub` for what LiteRT computes with it.
     """
     s1, zp1 = require_per_tensor(ctx, input1, "input 1")
     s2, zp2 = require_per_tensor(ctx, input2, "input 2")
     s_out, zp_out = require_per_tensor(ctx, output, "output")
     left_shift = 15 if output.dtype == np.dtype(np.int16) else 20
-    twice_max = 2.0 * float(max(np.float32(s1), np.float32(s2)))  # float max, exact doubling
+    twice_max = float(np.float32(2) * max(np.float32(s1), np.float32(s2)))  # exact doubling
+    out_denominator = float(np.float32(np.float32(1 << left_shift) * np.float32(s_out)))
     real1 = s1 / twice_max
     real2 = s2 / twice_max
-    # (1 << left_shift) * s_out is a float product in C++; a power of two, so exact.
-    real_out = twice_max / float(np.float32((1 << left_shift) * np.float32(s_out)))
+    real_out = twice_max / out_denominator
     m1, sh1 = quantize_multiplier_smaller_than_one(ctx, real1, "input 1")
     m2, sh2 = quantize_multiplier_smaller_than_one(ctx, real2, "input 2")
     if allow_output_multiplier_above_one and real_out > 1.0:
@@ -163,16 +175,38 @@ def quantized_add_sub_params(
     )
 
 
-def checked_log2(scale: float) -> tuple[bool, int]:
-    """``CheckedLog2``: is ``scale`` a power of two (within 1e-3 in log2), and which.
+def pot_scale_int16_requested(ctx: OpContext) -> bool:
+    """The op's ``pot_scale_int16`` as LiteRT sees it.
 
-    Evaluated in float32 like the C++ (``std::log(x) * (1.0f / std::log(2.0f))``).
+    With an options table the schema default is true; without one LiteRT's parser leaves
+    the params struct value-initialised (``AllocatePOD`` runs ``T()``), i.e. false, so
+    the general path is taken (``ParseAdd`` / ``ParseSub`` in flatbuffer_conversions.cc).
     """
-    x = np.float32(scale)
-    inv_log2 = np.float32(1.0) / np.log(np.float32(2.0), dtype=np.float32)
-    x_log2 = np.float32(np.log(x, dtype=np.float32) * inv_log2)
-    rounded = np.float32(round_half_away(float(x_log2)))
-    return bool(abs(np.float32(x_log2 - rounded)) < np.float32(1e-3)), int(rounded)
+    if ctx.options is None:
+        return False
+    return bool(getattr(ctx.options, "pot_scale_int16", True))
+
+
+def int16_pot_params(
+    ctx: OpContext, in1: TensorInfo, in2: TensorInfo, out: TensorInfo, act: int
+) -> Int16PotParams | None:
+    """The POT path's shifts, or None when a scale is not a power of two (general path).
+
+    ``input_i_shift = log2(s_i) - log2(s_out)``; one of them must be 0 and both <= 0
+    (LiteRT ``TF_LITE_ENSURE``s, so other combinations are errors).
+    """
+    logs = [checked_log2(float(t.scale[0])) for t in (in1, in2, out)]
+    if not all(is_pot for is_pot, _ in logs):
+        return None
+    sh1 = logs[0][1] - logs[2][1]
+    sh2 = logs[1][1] - logs[2][1]
+    if not ((sh1 == 0 or sh2 == 0) and sh1 <= 0 and sh2 <= 0):
+        raise ctx.error(
+            f"int16 power-of-two {ctx.op_name} needs one input at the output scale and the "
+            f"other finer; got input shifts {sh1}, {sh2}"
+        )
+    lo, hi = quantized_activation_range(ctx, act, out)
+    return Int16PotParams(sh1, sh2, lo, hi)
 
 
 # --------------------------------------------------------------------------------------
@@ -209,23 +243,28 @@ def add_sub_quantized(
     return out.astype(out_dtype)
 
 
-def add_int16_pot(q1: np.ndarray, q2: np.ndarray, p: Int16PotParams) -> np.ndarray:
-    """int16 power-of-two ADD (TFLite ``reference_ops::Add(int16, pot_scale=true)``).
+def add_int16_pot(
+    q1: np.ndarray, q2: np.ndarray, p: Int16PotParams, sign: int = 1
+) -> np.ndarray:
+    """int16 power-of-two ADD (``sign=1``) / SUB (``sign=-1``), broadcasting.
 
     Arithmetic
     ----------
     ::
 
-        the input whose shift is non-zero (input 2 when both are zero) is rescaled:
-        shifted = RDBPOT(q, -shift)                 # round half away from zero
-        out = clamp(sat16(other + shifted), act_min, act_max)
+        a = RDBPOT(q1, -input1_shift);  b = RDBPOT(q2, -input2_shift)   # half away from 0
+        ADD: out = clamp(sat16(a + b), act_min, act_max)
+        SUB: out = clamp(a - b, act_min, act_max)                         # int32 difference
+
+    At most one shift is non-zero, and a zero shift is the identity. The activation range
+    lies inside int16, so ADD's saturation to int16 before the clamp changes nothing.
+
+    Mirrors: ``reference_ops::Add(int16, pot_scale=true)`` (reference/add.h),
+    ``Sub16`` / ``BroadcastSub16POTSlow`` (reference/sub.h).
     """
-    if p.input1_shift == 0:
-        keep, shift_in, right = q1, q2, -p.input2_shift
-    else:
-        keep, shift_in, right = q2, q1, -p.input1_shift
-    shifted = rounding_divide_by_pot(shift_in.astype(np.int64), right)
-    total = np.clip(keep.astype(np.int64) + shifted, -32768, 32767)  # gemmlowp SaturatingAdd
+    a = rounding_divide_by_pot(q1.astype(np.int64), -p.input1_shift)
+    b = rounding_divide_by_pot(q2.astype(np.int64), -p.input2_shift)
+    total = a + b if sign > 0 else a - b
     out = np.minimum(np.maximum(total, p.output_activation_min), p.output_activation_max)
     return out.astype(np.int16)
 
@@ -274,24 +313,14 @@ def _prepare_int16(ctx, in1, in2, out, act, shape) -> OpData:
         require_per_tensor(ctx, t, role)
         if int(t.zero_point[0]) != 0:
             raise ctx.error(f"int16 {role} {t.describe()} must have zero point 0")
-    pot_flag = bool(getattr(ctx.options, "pot_scale_int16", True)) if ctx.options else True
-    if pot_flag and ctx.flavor.name != "tflm":
-        logs = [checked_log2(float(t.scale[0])) for t in (in1, in2, out)]
-        if all(is_pot for is_pot, _ in logs):
-            sh1 = logs[0][1] - logs[2][1]
-            sh2 = logs[1][1] - logs[2][1]
-            if not ((sh1 == 0 or sh2 == 0) and sh1 <= 0 and sh2 <= 0):
-                raise ctx.error(
-                    f"int16 power-of-two ADD needs one input at the output scale and the other "
-                    f"finer; got input shifts {sh1}, {sh2}"
-                )
+    if pot_scale_int16_requested(ctx) and ctx.flavor.name != "tflm":
+        pot = int16_pot_params(ctx, in1, in2, out, act)
+        if pot is not None:
             if tuple(in1.shape) != tuple(in2.shape):
                 raise ctx.unsupported(
                     "int16 power-of-two ADD with broadcasting (TFLite has no broadcasting "
                     "kernel for this path)"
                 )
-            lo, hi = quantized_activation_range(ctx, act, out)
-            pot = Int16PotParams(sh1, sh2, lo, hi)
             return OpData("int16_pot", shape, np.dtype(np.int16), act, pot=pot)
     params = quantized_add_sub_params(ctx, in1, in2, out, act)
     return OpData("quantized", shape, np.dtype(np.int16), act, params)
@@ -329,5 +358,7 @@ __all__ = [
     "add_sub_quantized",
     "add_int16_pot",
     "checked_log2",
+    "int16_pot_params",
+    "pot_scale_int16_requested",
     "wrapping_int_op",
 ]

@@ -4,12 +4,18 @@ Layouts
 -------
 input  ``[N, H, W, C_in]``
 filter ``[1, KH, KW, C_in * dm]``  (int8: per-tensor or per-channel on axis 3)
-bias   ``[C_in * dm]`` (float32 or int32, optional)
+bias   ``[C_in * dm]`` (float32, int32 or int64, optional)
 output ``[N, OH, OW, C_in * dm]``; output channel ``oc = ic * dm + m`` reads input
 channel ``ic`` and filter column ``oc``.
 
-The depth multiplier is ``filter.shape[3] / C_in`` (LiteRT derives it from the shapes
-and ignores the ``depth_multiplier`` option; so does this kernel).
+Kinds: float32; int8; 16x8 (int16 activations, int8 filter, int64 bias); hybrid
+(float32 activations, int8 per-channel filter, float32 output; LiteRT only).
+
+Depth multiplier: LiteRT's float and int8 paths derive it from the shapes
+(``filter.shape[3] / C_in``) and ignore the ``depth_multiplier`` option; its 16x8 and
+hybrid paths, and every TFLM path, loop over the *option*. Where the option is used,
+a value that disagrees with the shapes would index the wrong channels (or write
+outside the output), so it is refused; elsewhere it is ignored.
 
 Arithmetic (int8, LiteRT reference ``DepthwiseConvPerChannel`` and TFLM)
 ------------------------------------------------------------------------
@@ -20,19 +26,36 @@ Arithmetic (int8, LiteRT reference ``DepthwiseConvPerChannel`` and TFLM)
     y   = requantize(acc)[oc]                              (flavor.conv_requant)
     out = clamp(y + zp_out, act_min, act_max) -> int8
 
+Arithmetic (16x8)
+-----------------
+The same sum without offsets (zero points must be 0), int64 accumulator and int64 bias,
+then variant (C) (``multiply_by_quantized_multiplier_int64``) and the clamp; the 16x8
+reference takes no int32 bias (arithmetic.md §2.3).
+
+Arithmetic (hybrid, ``DepthwiseConvHybridPerChannel``)
+------------------------------------------------------
+Each image is quantized asymmetrically (:func:`.hybrid.quantize_rows_asymmetric`:
+``q, sf_n, zp_n``), then::
+
+    acc = sum_{fy,fx in image} w[0,fy,fx,oc] * (q[n,iy,ix,oc // dm] - zp_n)    (int32)
+    out = clamp(fl32(fl32(float(acc) * fl32(s_w[oc] * sf_n)) + bias[oc]))
+
 Vectorisation: one NumPy multiply-add per filter tap (``KH*KW`` iterations), each over
 all batches, pixels and channels, on the input padded with ``zp_in`` (an out-of-image
 tap then adds exactly 0). The tap sums are exact (int32 when the bound
-``255 * max_oc sum|w|`` fits, else int64); the bias is added in int64 and the total
-wrapped to int32 as C's accumulator would.
+``max|x - zp| * max_oc sum|w|`` fits, else int64); the bias is added in int64 and the
+total wrapped to int32 as C's accumulator would (not for the int64 accumulator).
 
 Float32: the same tap loop accumulates float32 products in the upstream order
 (``total += x * w`` over ``fy`` then ``fx``, then ``total + bias``), so float results are
 bit-identical to LiteRT's reference kernel (padding taps add +0.0, a no-op).
 
-Mirrors: tflite/kernels/depthwise_conv.cc (Prepare, reference path),
-kernels/internal/reference/integer_ops/depthwise_conv.h ``DepthwiseConvPerChannel``,
-kernels/internal/reference/depthwiseconv_float.h ``DepthwiseConv``.
+Mirrors: tflite/kernels/depthwise_conv.cc (Prepare, reference path,
+EvalQuantizedPerChannel16x8, EvalHybridPerChannel),
+kernels/internal/reference/integer_ops/depthwise_conv.h ``DepthwiseConvPerChannel``
+(int8 and int16), ``DepthwiseConvHybridPerChannel``,
+kernels/internal/reference/depthwiseconv_float.h ``DepthwiseConv``;
+tflite-micro micro/kernels/depthwise_conv*.cc.
 """
 
 from __future__ import annotations
@@ -42,16 +65,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..context import Kernel, OpContext
+from . import hybrid
 from .conv_2d import ConvQuantization, output_stage, prepare_conv_quantization
 from .padding import (
     Window2D,
     activation_range_float,
     clamp_float,
     fused_activation,
+    option,
     pad_input,
     tap_view,
     window_from_options,
 )
+
+_INT8, _INT16, _FLOAT32 = np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -64,11 +91,13 @@ class OpData:
     depth_multiplier : int
         ``C_out / C_in``.
     accumulator_dtype : type
-        Tap-sum dtype: ``np.int32`` when ``255 * max_oc sum|w|`` < 2**31, else
-        ``np.int64`` (int8); ``np.float32`` for float.
+        Tap-sum dtype: ``np.int32`` when ``max|x - zp| * max_oc sum|w|`` < 2**31, else
+        ``np.int64`` (integer kinds); ``np.float32`` for float.
     quant : ConvQuantization or None
-        None for float32.
+        int8 / 16x8 only.
     float_activation_min, float_activation_max : np.float32
+    hybrid_filter_scale : ndarray of float32, shape (C_out,), or None
+        Hybrid kind only.
     """
 
     window: Window2D
@@ -77,6 +106,7 @@ class OpData:
     quant: ConvQuantization | None
     float_activation_min: np.float32
     float_activation_max: np.float32
+    hybrid_filter_scale: np.ndarray | None = None
 
 
 def prepare(ctx: OpContext) -> OpData:
@@ -99,24 +129,47 @@ def prepare(ctx: OpContext) -> OpData:
     dtypes = (np.dtype(input.dtype), np.dtype(filter.dtype), np.dtype(output.dtype))
     activation = fused_activation(ctx)
     window = window_from_options(ctx, in_h, in_w, filter_h, filter_w, with_dilation=True)
-    if dtypes == (np.dtype(np.float32),) * 3:
-        if bias is not None and np.dtype(bias.dtype) != np.float32:
+    depth_multiplier = channels_out // in_depth
+    hybrid_scale = None
+    quant = None
+    if dtypes in ((_FLOAT32,) * 3, (_FLOAT32, _INT8, _FLOAT32)):
+        if bias is not None and np.dtype(bias.dtype) != _FLOAT32:
             raise ctx.unsupported(f"bias dtype {np.dtype(bias.dtype).name} with float32 input")
-        quant, acc_dtype = None, np.float32
-    elif dtypes == (np.dtype(np.int8),) * 3:
+        acc_dtype: type = np.float32
+        if dtypes[1] == _INT8:
+            hybrid.require_hybrid_runtime(ctx)
+            hybrid_scale = hybrid.hybrid_filter_scales(ctx, filter, channels_out)
+            if hybrid_scale.size != channels_out:
+                raise ctx.error(f"hybrid filter needs {channels_out} per-channel scales, "
+                                f"got {hybrid_scale.size}")
+            acc_dtype = _tap_sum_dtype(filter, 255, filter_h * filter_w)
+    elif dtypes in ((_INT8,) * 3, (_INT16, _INT8, _INT16)):
         quant = prepare_conv_quantization(ctx, input, filter, bias, output, channels_out,
                                           quantized_dimension=3, activation=activation)
-        if filter.data is not None:
-            colsum = np.abs(filter.data.astype(np.int64)).reshape(-1, channels_out).sum(axis=0)
-            bound = 255 * int(colsum.max())
-        else:
-            bound = 255 * 128 * filter_h * filter_w
-        acc_dtype = np.int32 if bound < 2**31 else np.int64
+        max_in = 32768 if dtypes[0] == _INT16 else 255
+        acc_dtype = _tap_sum_dtype(filter, max_in, filter_h * filter_w)
     else:
-        raise ctx.unsupported(supported="float32, or int8 input/output with int8 filter")
+        raise ctx.unsupported(supported="float32; int8; int16 activations with int8 filter "
+                              "(16x8); float32 activations with int8 filter (hybrid)")
+    uses_option = ctx.flavor.name == "tflm" or dtypes[0] == _INT16 or hybrid_scale is not None
+    if uses_option:
+        dm_option = option(ctx, "depth_multiplier", depth_multiplier)
+        if dm_option != depth_multiplier:
+            raise ctx.error(f"depth_multiplier option {dm_option} disagrees with the shapes "
+                            f"({channels_out} filter channels / {in_depth} input channels)")
     lo, hi = activation_range_float(activation)
     ctx.set_output_shape(0, (batches, window.out_h, window.out_w, channels_out))
-    return OpData(window, channels_out // in_depth, acc_dtype, quant, lo, hi)
+    return OpData(window, depth_multiplier, acc_dtype, quant, lo, hi, hybrid_scale)
+
+
+def _tap_sum_dtype(filter, max_in: int, taps: int) -> type:
+    """int32 when ``max_in * max_oc sum|w[oc]|`` < 2**31 (every partial sum fits), else int64."""
+    if filter.data is not None:
+        colsum = np.abs(filter.data.astype(np.int64)).reshape(-1, filter.shape[3]).sum(axis=0)
+        bound = max_in * int(colsum.max(initial=0))
+    else:
+        bound = max_in * 128 * taps
+    return np.int32 if bound < 2**31 else np.int64
 
 
 def _accumulate(padded: np.ndarray, filter: np.ndarray, data: OpData) -> np.ndarray:
@@ -135,7 +188,7 @@ def _accumulate(padded: np.ndarray, filter: np.ndarray, data: OpData) -> np.ndar
 
 
 def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
-    """``[input, filter, bias or None]`` -> ``[output]`` (int8 or float32, NHWC)."""
+    """``[input, filter, bias or None]`` -> ``[output]`` (float32, int8 or int16, NHWC)."""
     x, filter = inputs[0], inputs[1]
     bias = inputs[2] if len(inputs) > 2 else None
     win = data.window
@@ -144,17 +197,37 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     if q is None:
         if win.is_empty:
             return [np.zeros(out_shape, np.float32)]
+        if data.hybrid_filter_scale is not None:
+            return [_invoke_hybrid(x, filter, bias, data)]
         acc = _accumulate(pad_input(x, win, 0.0, dtype=np.float32), filter, data)
         if bias is not None:
             acc += bias.astype(np.float32)
         return [clamp_float(acc, data.float_activation_min, data.float_activation_max)]
     if win.is_empty:
-        return [np.zeros(out_shape, np.int8)]
+        return [np.zeros(out_shape, q.output_dtype)]
     # Pad with zp_in, then subtract it everywhere: padding taps become exact zeros.
     padded = pad_input(x, win, -q.input_offset, dtype=data.accumulator_dtype)
-    padded += q.input_offset
+    if q.input_offset:
+        padded += q.input_offset
     acc = _accumulate(padded, filter, data)  # exact integers in the accumulator dtype
     return [output_stage(acc, q, bias)]
+
+
+def _invoke_hybrid(x: np.ndarray, filter: np.ndarray, bias: np.ndarray | None,
+                   data: OpData) -> np.ndarray:
+    """Per-image asymmetric quantization, exact tap sums, float32 rescale (module doc)."""
+    n = x.shape[0]
+    qr = hybrid.quantize_rows_asymmetric(x.reshape(n, -1))
+    centered = qr.values.reshape(x.shape).astype(data.accumulator_dtype)
+    centered -= qr.zero_point.reshape(n, 1, 1, 1).astype(data.accumulator_dtype)
+    acc = _accumulate(pad_input(centered, data.window, 0), filter, data)
+    assert data.hybrid_filter_scale is not None
+    # per_channel_scale[oc] * scaling_factor[n] first (float32), then times float(acc)
+    scale = data.hybrid_filter_scale[None, :] * qr.scale[:, None]  # [N, C_out] float32
+    y = acc.astype(np.float32) * scale[:, None, None, :]
+    if bias is not None:
+        y = y + bias.astype(np.float32)
+    return clamp_float(y, data.float_activation_min, data.float_activation_max)
 
 
 DEPTHWISE_CONV_2D = Kernel(prepare, invoke)

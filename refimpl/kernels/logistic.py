@@ -1,4 +1,4 @@
-"""LOGISTIC (sigmoid), elementwise: float32, and int8 / uint8 quantized.
+"""LOGISTIC (sigmoid), elementwise: float32, int8 / uint8 and int16 quantized.
 
 Two different int8 algorithms, chosen by the flavour (arithmetic.md §2.9):
 
@@ -12,6 +12,13 @@ Output quantization: the runtimes check different things, and refimpl checks exa
 what each checks. LiteRT requires the output scale to equal 1/256 (any zero point: the
 table honours it). TFLM requires the output zero point -128 and ignores the scale (its
 arithmetic writes codes meaning ``(q + 128) / 256`` whatever the tensor says).
+
+int16 (16x8; zero points 0, output scale 2**-15) is one algorithm in both runtimes:
+a 256-entry table of ``sigmoid(i/24)`` with 9-bit linear interpolation
+(:func:`~refimpl.fixedpoint.logistic_int16`, ``reference_integer_ops::Logistic``).
+LiteRT additionally requires the output scale to be exactly 1/32768. (LiteRT's
+*optimized* kernel runs gemmlowp fixed point for power-of-two input scales; not
+reproduced, ``BUILTIN_REF`` uses the table.)
 """
 
 from __future__ import annotations
@@ -21,7 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import fixedpoint as fp
-from ..arithmetic import multiply_by_quantized_multiplier, rounding_divide_by_pot
+from ..arithmetic import (
+    checked_log2,
+    multiply_by_quantized_multiplier,
+    rounding_divide_by_pot,
+)
 from ..context import Kernel, OpContext
 from ..flavors import TFLM
 
@@ -39,7 +50,9 @@ class OpData:
     Attributes
     ----------
     kind : str
-        ``"float"``, ``"lut"`` (LiteRT int8/uint8) or ``"fixed_point"`` (TFLM int8).
+        ``"float"``, ``"lut"`` (LiteRT int8/uint8), ``"fixed_point"`` (TFLM int8) or
+        ``"int16"`` (both; ``input_multiplier`` / ``input_left_shift`` then hold the int16
+        rescaling, multiplier 0 meaning a power-of-two input scale).
     lut : ndarray of int64, shape (256,) or None
         Output code for input code ``q`` at index ``q - qmin``.
     input_zero_point : int
@@ -72,9 +85,13 @@ def prepare(ctx: OpContext) -> OpData:
     if in_dtype == np.float32:
         return OpData(kind="float")
     tflm = ctx.flavor.name == TFLM.name
+    if in_dtype == np.int16:
+        return _prepare_int16(ctx)
     allowed = (np.int8,) if tflm else (np.int8, np.uint8)
     if in_dtype not in [np.dtype(t) for t in allowed]:
-        raise ctx.unsupported(supported="float32, " + ", ".join(np.dtype(t).name for t in allowed))
+        raise ctx.unsupported(
+            supported="float32, int16, " + ", ".join(np.dtype(t).name for t in allowed)
+        )
     for t in (x, out):
         ctx.require(t.is_quantized and not t.is_per_channel,
                     f"tensor {t.describe()} needs per-tensor quantization")
@@ -97,6 +114,30 @@ def prepare(ctx: OpContext) -> OpData:
     ctx.require(s_out == 1.0 / 256, f"output scale must be exactly 1/256, got {s_out!r}")
     lut = fp.lut_populate_int8(s_in, zp_in, s_out, zp_out, fp.sigmoidf, in_dtype)
     return OpData(kind="lut", lut=lut)
+
+
+def _prepare_int16(ctx: OpContext) -> OpData:
+    """int16: zero points 0, output scale 2**-15, input rescaled to ``1/(3*4096)`` units.
+
+    See :func:`~refimpl.fixedpoint.int16_activation_input_rescaling` (power-of-two input
+    scales take the multiplier-free path). Identical in LiteRT and TFLM.
+    """
+    x, out = ctx.input(0), ctx.output(0)
+    tflm = ctx.flavor.name == TFLM.name
+    for t, role in ((x, "input"), (out, "output")):
+        ctx.require(t.is_quantized and not t.is_per_channel,
+                    f"{role} {t.describe()} needs per-tensor quantization")
+        ctx.require(int(t.zero_point[0]) == 0,
+                    f"int16 {role} {t.describe()} must have zero point 0")
+    # LiteRT's sigmoid also requires exactly 1/32768 (``output->params.scale == 1. / 32768``).
+    if not tflm:
+        ctx.require(float(np.float32(out.scale[0])) == 1.0 / 32768,
+                    f"int16 output scale must be exactly 1/32768, got {float(out.scale[0])!r}")
+    is_pot, log2 = checked_log2(float(out.scale[0]))
+    ctx.require(is_pot and log2 == -15,
+                f"int16 output scale must be 2**-15, got {float(out.scale[0])!r}")
+    multiplier, shift = fp.int16_activation_input_rescaling(float(x.scale[0]), tanh=False)
+    return OpData(kind="int16", input_multiplier=multiplier, input_left_shift=shift)
 
 
 def logistic_float(x: np.ndarray) -> np.ndarray:
@@ -150,6 +191,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     """
     x = inputs[0]
     out_dtype = ctx.output(0).dtype
+    if data.kind == "int16":
+        return [fp.logistic_int16(x, data.input_multiplier, data.input_left_shift).astype(out_dtype)]
     if data.kind == "float":
         return [logistic_float(x)]
     if data.kind == "lut":

@@ -1,4 +1,4 @@
-"""MAX_POOL_2D and AVERAGE_POOL_2D on NHWC tensors (float32, int8).
+"""MAX_POOL_2D and AVERAGE_POOL_2D on NHWC tensors (float32, int8, int16).
 
 Layouts: input ``[N, H, W, C]`` -> output ``[N, OH, OW, C]``; window ``filter_height x
 filter_width`` (options), strides from the options, no dilation. The window of output
@@ -7,12 +7,13 @@ clipped to the image: out-of-image taps are skipped and **not counted**.
 
 Arithmetic
 ----------
-MAX (int8 / float32)::
+MAX (int8 / int16 / float32)::
 
     m   = lowest(dtype); for each in-image tap: m = max(m, x)      (std::max: a < b ? b : a)
     out = min(max(m, act_min), act_max)
 
-AVERAGE int8 (input and output share scale and zero point; raw values are averaged)::
+AVERAGE int8 / int16 (input and output share scale and zero point; raw values are
+averaged; int16 is the same loop with ``int16_t`` data)::
 
     acc = sum of in-image x (int32);  n = number of in-image taps (> 0)
     q   = (acc + n/2) / n  if acc > 0  else  (acc - n/2) / n        (C division: truncates)
@@ -66,7 +67,7 @@ class OpData:
     window : Window2D
     is_float : bool
     output_activation_min, output_activation_max : int
-        int8 clamp (storage range when not quantized).
+        int8 / int16 clamp (storage range when not quantized).
     float_activation_min, float_activation_max : np.float32
     count : ndarray of int64, shape (OH, OW)
         In-image taps per output pixel (the average-pool divisor); all > 0.
@@ -102,11 +103,13 @@ def prepare(ctx: OpContext) -> OpData:
     lo, hi = activation_range_float(activation)
     if dtype == np.float32:
         act_min, act_max = 0, 0
-    elif dtype == np.int8:
+    elif dtype in (np.int8, np.int16):
         for t, role in ((input, "input"), (output, "output")):
             ctx.require(t.is_quantized and not t.is_per_channel,
                         f"{role} {t.describe()} must be per-tensor quantized")
-        # LiteRT checks this with TFLITE_DCHECK only (debug builds); refuse it here.
+        # TFLM refuses other models (TF_LITE_ENSURE in pooling_common.cc); LiteRT checks
+        # int8 with TFLITE_DCHECK only (debug builds) and int16 not at all, then pools the
+        # raw codes. Refused here for both flavours.
         ctx.require(int(input.zero_point[0]) == int(output.zero_point[0])
                     and abs(float(input.scale[0]) - float(output.scale[0])) <= _SCALE_TOLERANCE,
                     f"input {input.describe()} and output {output.describe()} must share "
@@ -114,7 +117,7 @@ def prepare(ctx: OpContext) -> OpData:
         act_min, act_max = ar.activation_range_quantized(
             activation, float(output.scale[0]), int(output.zero_point[0]), dtype)
     else:
-        raise ctx.unsupported(supported="float32, int8")
+        raise ctx.unsupported(supported="float32, int8, int16")
     ctx.set_output_shape(0, (batches, window.out_h, window.out_w, channels))
     return OpData(window, dtype == np.float32, act_min, act_max, lo, hi, count)
 
@@ -139,14 +142,16 @@ def invoke_max(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
             for fx in range(win.filter_w):
                 m = _c_max(m, tap_view(padded, win, fy, fx))
         return [clamp_float(m, data.float_activation_min, data.float_activation_max)]
+    dtype = x.dtype
     if win.is_empty:
-        return [np.zeros(out_shape, np.int8)]
-    padded = pad_input(x, win, -128)
-    m = np.full(out_shape, -128, np.int8)
+        return [np.zeros(out_shape, dtype)]
+    lowest = np.iinfo(dtype).min
+    padded = pad_input(x, win, lowest)
+    m = np.full(out_shape, lowest, dtype)
     for fy in range(win.filter_h):
         for fx in range(win.filter_w):
             np.maximum(m, tap_view(padded, win, fy, fx), out=m)
-    return [np.clip(m, data.output_activation_min, data.output_activation_max).astype(np.int8)]
+    return [np.clip(m, data.output_activation_min, data.output_activation_max).astype(dtype)]
 
 
 def _divide_round_half_away(acc: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -172,15 +177,16 @@ def invoke_average(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarra
                 total += tap_view(padded, win, fy, fx)  # float32, upstream order
         average = total / count.astype(np.float32)
         return [clamp_float(average, data.float_activation_min, data.float_activation_max)]
+    dtype = x.dtype
     if win.is_empty:
-        return [np.zeros(out_shape, np.int8)]
+        return [np.zeros(out_shape, dtype)]
     padded = pad_input(x, win, 0, dtype=np.int32)
-    acc = np.zeros(out_shape, np.int32)
+    acc = np.zeros(out_shape, np.int32)  # int32 like upstream: at most 65536 int16 taps fit
     for fy in range(win.filter_h):
         for fx in range(win.filter_w):
             acc += tap_view(padded, win, fy, fx)
     q = _divide_round_half_away(acc.astype(np.int64), count)
-    return [np.clip(q, data.output_activation_min, data.output_activation_max).astype(np.int8)]
+    return [np.clip(q, data.output_activation_min, data.output_activation_max).astype(dtype)]
 
 
 MAX_POOL_2D = Kernel(prepare, invoke_max)
@@ -199,11 +205,11 @@ def _window_bounds(win: Window2D, out_y: int, out_x: int) -> tuple[int, int, int
 
 
 def _reference_loop_max(x: np.ndarray, data: OpData) -> np.ndarray:
-    """``MaxPool`` (int8 and float) as loops over clipped windows."""
+    """``MaxPool`` (int8, int16 and float) as loops over clipped windows."""
     win = data.window
     n, _, _, depth = x.shape
     out = np.zeros((n, win.out_h, win.out_w, depth), x.dtype)
-    lowest = np.float32(np.finfo(np.float32).min) if data.is_float else -128
+    lowest = np.float32(np.finfo(np.float32).min) if data.is_float else np.iinfo(x.dtype).min
     for batch in range(n):
         for out_y in range(win.out_h):
             for out_x in range(win.out_w):
@@ -225,7 +231,7 @@ def _reference_loop_max(x: np.ndarray, data: OpData) -> np.ndarray:
 
 
 def _reference_loop_average(x: np.ndarray, data: OpData) -> np.ndarray:
-    """``AveragePool`` (int8 and float) as loops over clipped windows."""
+    """``AveragePool`` (int8, int16 and float) as loops over clipped windows."""
     win = data.window
     n, _, _, depth = x.shape
     out = np.zeros((n, win.out_h, win.out_w, depth), x.dtype)

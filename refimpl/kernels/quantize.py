@@ -6,6 +6,10 @@ Two uses of one op:
 * **requantize** (integer input): int8/uint8 -> int8/uint8/int16, int16 -> int8/int16/int32,
   int32 -> int8/int16, all with one per-tensor multiplier ``s_in / s_out``.
 
+The arithmetic is the same in both flavours; they differ in what they accept: TFLM has
+no float -> uint8 and no per-channel quantization, adds int8 -> int32, accepts only
+uint8 -> int8 from uint8, and does not require int16 -> int16 zero points to be 0.
+
 Mirrors: tensorflow/lite/kernels/quantize.cc (Prepare, Eval),
 internal/reference/quantize.h (AffineQuantize, PerChannelQuantize),
 internal/reference/requantize.h (Requantize); TFLM's quantize_common.cc runs the same
@@ -30,10 +34,17 @@ from ..context import Kernel, OpContext
 
 _I8, _U8, _I16, _I32 = (np.dtype(t) for t in (np.int8, np.uint8, np.int16, np.int32))
 
-#: Requantization pairs TFLite accepts (input dtype -> output dtypes).
+#: Requantization pairs LiteRT accepts (input dtype -> output dtypes).
 REQUANTIZE_PAIRS: dict[np.dtype, tuple[np.dtype, ...]] = {
     _I8: (_I8, _U8, _I16),
     _U8: (_I8, _U8, _I16),
+    _I16: (_I8, _I16, _I32),
+    _I32: (_I8, _I16),
+}
+#: Requantization pairs TFLM evaluates (``EvalQuantizeReference``, quantize_common.cc).
+TFLM_REQUANTIZE_PAIRS: dict[np.dtype, tuple[np.dtype, ...]] = {
+    _I8: (_I8, _U8, _I16, _I32),
+    _U8: (_I8,),
     _I16: (_I8, _I16, _I32),
     _I32: (_I8, _I16),
 }
@@ -124,9 +135,14 @@ def prepare(ctx: OpContext) -> OpData:
     if not out.is_quantized:
         raise ctx.error(f"output {out.describe()} has no quantization parameters")
 
+    tflm = ctx.flavor.name == "tflm"
     if in_dtype == np.dtype(np.float32):
-        if out_dtype not in (_I8, _U8, _I16):
-            raise ctx.unsupported(supported="float32 -> int8, uint8, int16")
+        float_outputs = (_I8, _I16) if tflm else (_I8, _U8, _I16)
+        if out_dtype not in float_outputs:
+            names = ", ".join(t.name for t in float_outputs)
+            raise ctx.unsupported(supported=f"float32 -> {names}")
+        if tflm and out.is_per_channel:  # TF_LITE_ENSURE(scale->size == 1)
+            raise ctx.unsupported("per-channel quantization", supported="per-tensor (TFLM)")
         scale = out.scale.astype(np.float32)
         zp = out.zero_point.astype(np.int64)
         axis = None
@@ -147,17 +163,18 @@ def prepare(ctx: OpContext) -> OpData:
             scale, zp = scale[:1], zp[:1]
         return OpData("quantize", out_dtype, scale=scale, zero_point=zp, axis=axis)
 
-    if in_dtype not in REQUANTIZE_PAIRS:
+    pairs = TFLM_REQUANTIZE_PAIRS if tflm else REQUANTIZE_PAIRS
+    if in_dtype not in pairs:
         raise ctx.unsupported(supported="float32, int8, uint8, int16 or int32 input")
-    if out_dtype not in REQUANTIZE_PAIRS[in_dtype]:
-        allowed = ", ".join(t.name for t in REQUANTIZE_PAIRS[in_dtype])
+    if out_dtype not in pairs[in_dtype]:
+        allowed = ", ".join(t.name for t in pairs[in_dtype])
         raise ctx.unsupported(supported=f"{in_dtype.name} -> {allowed}")
     if not inp.is_quantized:
         raise ctx.error(f"input {inp.describe()} has no quantization parameters")
     if inp.is_per_channel or out.is_per_channel:
         raise ctx.unsupported("per-channel requantization", supported="per-tensor parameters")
     zp_in, zp_out = int(inp.zero_point[0]), int(out.zero_point[0])
-    if in_dtype == _I16 and out_dtype == _I16 and (zp_in, zp_out) != (0, 0):
+    if in_dtype == _I16 and out_dtype == _I16 and (zp_in, zp_out) != (0, 0) and not tflm:
         raise ctx.error(
             f"int16 -> int16 requantization needs zero points 0 (got {zp_in}, {zp_out})"
         )

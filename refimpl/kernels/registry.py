@@ -15,6 +15,7 @@ from . import (
     depthwise_conv_2d,
     dequantize,
     fully_connected,
+    leaky_relu,
     logistic,
     mean,
     mul,
@@ -24,7 +25,11 @@ from . import (
     reshape,
     shape_ops,
     softmax,
+    sub,
+    svdf,
     tanh,
+    transpose_conv,
+    unidirectional_sequence_lstm,
 )
 
 KERNELS: dict[str, Kernel] = {
@@ -35,6 +40,7 @@ KERNELS: dict[str, Kernel] = {
     "DEPTHWISE_CONV_2D": depthwise_conv_2d.DEPTHWISE_CONV_2D,
     "DEQUANTIZE": dequantize.DEQUANTIZE,
     "FULLY_CONNECTED": fully_connected.FULLY_CONNECTED,
+    "LEAKY_RELU": leaky_relu.LEAKY_RELU,
     "LOGISTIC": logistic.LOGISTIC,
     "MAX_POOL_2D": pooling.MAX_POOL_2D,
     "MEAN": mean.MEAN,
@@ -51,6 +57,10 @@ KERNELS: dict[str, Kernel] = {
     "SHAPE": shape_ops.SHAPE,
     "SOFTMAX": softmax.SOFTMAX,
     "STRIDED_SLICE": shape_ops.STRIDED_SLICE,
+    "SUB": sub.SUB,
     "SUM": mean.SUM,
+    "SVDF": svdf.SVDF,
     "TANH": tanh.TANH,
+    "TRANSPOSE_CONV": transpose_conv.TRANSPOSE_CONV,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": unidirectional_sequence_lstm.UNIDIRECTIONAL_SEQUENCE_LSTM,
 }

@@ -1,4 +1,4 @@
-"""SOFTMAX over the last axis: float32, and quantized int8 / uint8 inputs.
+"""SOFTMAX over the last axis: float32, quantized int8 / uint8, and int16 (16x8) inputs.
 
 Layout: any rank >= 1; every row along the last axis is normalised independently
 (the leading axes are flattened into a batch of rows).
@@ -19,6 +19,16 @@ tflite-micro wheel); refimpl raises :class:`~refimpl.errors.OpError` instead:
   512 or more, e.g. >= 512 near-equal logits): the output exponent
   ``num_bits_over_unit + 31 - bits(output)`` exceeds 31 and
   ``TFLITE_CHECK(0 <= exponent && exponent <= 31)`` in reference/softmax.h fails.
+
+int16 -> int16 (zero points 0, output scale 1/32768) is a different algorithm, two
+interpolated 513-entry tables (``exp`` on [-10, 0] and ``1/(1+x)`` on [0, 1]), see
+:func:`_softmax_int16`. The flavours differ in how the tables are built (arithmetic.md
+§2.8): LiteRT calls the deprecated double overload of ``LUTPopulate`` (every step in
+float64, ``std::exp(double)``), TFLM the float one (float32, ``expf``); the
+``1/(1+x)`` tables then differ in 2 of 513 entries, which moves a few outputs by one.
+The input multiplier ``s_in * beta / (10/65535)`` is also evaluated differently:
+LiteRT multiplies the two floats in float32 (``input->params.scale * params->beta``)
+before the double division, TFLM widens both to double first.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import numpy as np
 
 from .. import fixedpoint as fp
 from ..arithmetic import (
+    multiply_by_quantized_multiplier,
     quantize_multiplier,
     qrange,
     rounding_divide_by_pot,
@@ -63,6 +74,9 @@ class OpData:
         8 or 16 (bits of the output type; sets the final right shift).
     output_min, output_max : int
         Output type range; ``output_min`` doubles as the implied output zero point.
+    exp_lut, one_over_one_plus_x_lut : ndarray of int64, shape (513,) or None
+        int16 path: the interpolated tables (kind ``"int16"``); ``input_multiplier`` and
+        ``input_left_shift`` are then ``s_in * beta / (10/65535)`` in Q0.31 form.
     """
 
     kind: str
@@ -73,6 +87,8 @@ class OpData:
     output_bits: int = 8
     output_min: int = -128
     output_max: int = 127
+    exp_lut: np.ndarray | None = None
+    one_over_one_plus_x_lut: np.ndarray | None = None
 
 
 def _beta(ctx: OpContext) -> float:
@@ -137,12 +153,17 @@ def prepare(ctx: OpContext) -> OpData:
             raise ctx.unsupported(supported="float32 -> float32")
         return OpData(kind="float", beta=beta)
 
+    if in_dtype == np.int16:
+        if out_dtype != np.int16:
+            raise ctx.unsupported(supported="int16 -> int16")
+        return _prepare_int16(ctx, beta)
+
     supported = {(np.dtype(np.int8), np.dtype(np.int8)), (np.dtype(np.int8), np.dtype(np.int16))}
     if not tflm:
         supported.add((np.dtype(np.uint8), np.dtype(np.uint8)))
     if (in_dtype, out_dtype) not in supported:
         names = ", ".join(f"{a.name} -> {b.name}" for a, b in sorted(supported, key=str))
-        raise ctx.unsupported(supported=f"float32 -> float32, {names}")
+        raise ctx.unsupported(supported=f"float32 -> float32, int16 -> int16, {names}")
     ctx.require(x.is_quantized and not x.is_per_channel,
                 f"input {x.describe()} needs per-tensor quantization")
     _check_output_quantization(ctx, in_dtype, out_dtype)
@@ -170,6 +191,105 @@ def prepare(ctx: OpContext) -> OpData:
         output_min=out_min,
         output_max=out_max,
     )
+
+
+def _prepare_int16(ctx: OpContext, beta: float) -> OpData:
+    """int16 -> int16: check the quantization, build both tables, rescale the input.
+
+    Arithmetic::
+
+        LiteRT: real = f64(fl32(s_in * beta)) / (10.0 / 65535.0)
+        TFLM:   real = f64(s_in) * f64(beta) / (10.0 / 65535.0)
+        input_multiplier, input_left_shift = QuantizeMultiplier(real)
+        exp_lut  = LUTPopulateInt16(10/65535, 32767, 2/65535, 0, exp)       # x in [-10, 0]
+        recip_lut = LUTPopulateInt16(1/65535, -32768, 2/65535, 0, 1/(1+x))  # x in [0, 1]
+
+    (tables in float64 for LiteRT, float32 for TFLM, where the scales are the float32
+    quotients ``10.0f / 65535``.)
+
+    Mirrors: ``SoftmaxPrepare`` (tflite/kernels/activations.cc), ``CalculateSoftmaxParams``
+    and ``InitializeLutForInt16`` (micro/kernels/softmax_common.cc).
+    """
+    x, out = ctx.input(0), ctx.output(0)
+    tflm = ctx.flavor.name == TFLM.name
+    for t, role in ((x, "input"), (out, "output")):
+        ctx.require(t.is_quantized and not t.is_per_channel,
+                    f"{role} {t.describe()} needs per-tensor quantization")
+        ctx.require(int(t.zero_point[0]) == 0,
+                    f"int16 {role} {t.describe()} must have zero point 0")
+    scale = np.float32(out.scale[0])
+    target = np.float32(1.0 / 32768)
+    ctx.require(  # TF_LITE_ENSURE_NEAR in float32, both runtimes
+        np.float32(abs(scale - target)) <= np.float32(np.float32(0.001) * target),
+        f"int16 output scale must be 1/32768 (+-0.1%), got {scale!r}",
+    )
+    s_in = np.float32(x.scale[0])
+    if tflm:
+        real = float(s_in) * float(np.float32(beta)) / (10.0 / 65535.0)
+        ft, exp_fn = np.float32, fp.expf
+
+        def recip(v: np.ndarray) -> np.ndarray:
+            return (np.float32(1) / (np.float32(1) + v)).astype(np.float32)
+
+        exp_scale, recip_scale, out_scale = (np.float32(np.float32(v) / np.float32(65535))
+                                             for v in (10.0, 1.0, 2.0))
+    else:
+        real = float(np.float32(s_in * np.float32(beta))) / (10.0 / 65535.0)
+        ft, exp_fn = np.float64, fp.exp_f64
+
+        def recip(v: np.ndarray) -> np.ndarray:
+            return 1.0 / (1.0 + v)
+
+        exp_scale, recip_scale, out_scale = 10.0 / 65535, 1.0 / 65535, 2.0 / 65535
+    multiplier, shift = quantize_multiplier(real)
+    return OpData(
+        kind="int16",
+        beta=beta,
+        input_multiplier=multiplier,
+        input_left_shift=shift,
+        output_bits=16,
+        output_min=-32768,
+        output_max=32767,
+        exp_lut=fp.lut_populate_int16(exp_scale, 32767, out_scale, 0, exp_fn, ft),
+        one_over_one_plus_x_lut=fp.lut_populate_int16(recip_scale, -32768, out_scale, 0,
+                                                       recip, ft),
+    )
+
+
+def _softmax_int16(ctx: OpContext, data: OpData, x: np.ndarray) -> np.ndarray:
+    """int16 softmax of each last-axis row (``reference_ops::SoftmaxInt16``).
+
+    Arithmetic (per row; ``mx`` = row maximum)::
+
+        z_c  = MBQM_double(q_c - mx, input_multiplier, input_left_shift)   # [-65535, 0] ~ [-10, 0]
+        e_c  = LUTLookup(clamp(z_c + 32767, -32768, 32767), exp_lut)        # Q0.15
+        S    = sum_c e_c                                                    # int32
+        h    = clz32(S)                                                     # headroom + 1
+        t    = ((S << (h - 1)) + 2**13) >> 14                               # S in [1, 2) as Q1.15
+        r    = LUTLookup(clamp(t - 2**15 - 2**16, -32768, 32767), recip_lut)   # 1/S, Q0.15
+        out_c = clamp((e_c * r + 2**(30 - h)) >> (31 - h), 0, 32767)        # half up
+
+    The output means ``out / 32768``.
+    """
+    assert data.exp_lut is not None and data.one_over_one_plus_x_lut is not None
+    q = np.asarray(x, np.int64)
+    if q.size == 0:
+        return q
+    rows = q.reshape(-1, q.shape[-1])
+    diff = rows - rows.max(axis=-1, keepdims=True)
+    scaled = multiply_by_quantized_multiplier(diff, data.input_multiplier, data.input_left_shift)
+    exps = fp.lut_lookup_int16(np.clip(scaled + 32767, -32768, 32767), data.exp_lut)
+    sum_of_exps = wrap32(exps.sum(axis=-1))  # int32 accumulation
+    if np.any(sum_of_exps <= 0):
+        raise ctx.error("a row's sum of int16 exponentials overflows int32 (over 65535 "
+                        "elements); the runtimes' behaviour is undefined there")
+    headroom_plus_one = fp.count_leading_zeros_u32(sum_of_exps)
+    shifted_sum = ((sum_of_exps << (headroom_plus_one - 1)) + (1 << 13)) >> 14
+    sym = np.clip(shifted_sum - ((1 << 15) + (1 << 16)), -32768, 32767)
+    reciprocal = fp.lut_lookup_int16(sym, data.one_over_one_plus_x_lut)
+    right_shift = (31 - headroom_plus_one)[:, None]
+    result = (exps * reciprocal[:, None] + (np.int64(1) << (right_shift - 1))) >> right_shift
+    return np.clip(wrap32(result), 0, 32767).reshape(q.shape)
 
 
 def _softmax_float(x: np.ndarray, beta: float) -> np.ndarray:
@@ -247,13 +367,15 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
         out_c = clamp(RDBPOT(SRDHM(recip, e_c), nbits + 31 - output_bits) + output_min)
 
     The output means ``(out - output_min) * 2**-output_bits`` (int8: zero point -128,
-    scale 1/256). Float: :func:`_softmax_float`.
+    scale 1/256). Float: :func:`_softmax_float`; int16: :func:`_softmax_int16`.
 
     Mirrors: ``reference_ops::Softmax`` (tflite/kernels/internal/reference/softmax.h).
     """
     out_dtype = ctx.output(0).dtype
     if data.kind == "float":
         return [_softmax_float(inputs[0], data.beta)]
+    if data.kind == "int16":
+        return [_softmax_int16(ctx, data, inputs[0]).astype(out_dtype)]
     return [_softmax_quantized(ctx, data, inputs[0]).astype(out_dtype)]
 
 

@@ -1,4 +1,4 @@
-"""TANH, elementwise: float32, and int8 / uint8 quantized.
+"""TANH, elementwise: float32, int8 / uint8 and int16 quantized.
 
 As for LOGISTIC there are two int8 algorithms (arithmetic.md §2.9):
 
@@ -10,6 +10,11 @@ As for LOGISTIC there are two int8 algorithms (arithmetic.md §2.9):
 Output quantization: neither runtime checks it for int8. The converter always writes
 zero point 0 and scale 1/128. LiteRT's table honours whatever the tensor says; TFLM's
 arithmetic ignores it and writes codes meaning ``q / 128``. refimpl reproduces both.
+
+int16 (16x8; zero points 0, output scale 2**-15) is one algorithm in both runtimes:
+``tanh(x) = 2*sigmoid(2x) - 1`` from the same 256-entry sigmoid table, 8-bit
+interpolation (:func:`~refimpl.fixedpoint.tanh_int16`, ``reference_integer_ops::Tanh``);
+input scales ``2**-12`` and ``2**-11`` take the multiplier-free power-of-two path.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import fixedpoint as fp
-from ..arithmetic import multiply_by_quantized_multiplier, rounding_divide_by_pot
+from ..arithmetic import (
+    checked_log2,
+    multiply_by_quantized_multiplier,
+    rounding_divide_by_pot,
+)
 from ..context import Kernel, OpContext
 from ..flavors import TFLM
 
@@ -34,7 +43,9 @@ class OpData:
     Attributes
     ----------
     kind : str
-        ``"float"``, ``"lut"`` (LiteRT int8/uint8) or ``"fixed_point"`` (TFLM int8).
+        ``"float"``, ``"lut"`` (LiteRT int8/uint8), ``"fixed_point"`` (TFLM int8) or
+        ``"int16"`` (both; ``input_multiplier`` / ``input_left_shift`` then hold the int16
+        rescaling, multiplier 0 meaning a power-of-two input scale).
     lut : ndarray of int64, shape (256,) or None
     input_zero_point, input_multiplier, input_left_shift, input_range_radius : int
         Fixed-point path: ``s_in * 2**27 = input_multiplier * 2**(input_left_shift - 31)``;
@@ -64,9 +75,13 @@ def prepare(ctx: OpContext) -> OpData:
     if in_dtype == np.float32:
         return OpData(kind="float")
     tflm = ctx.flavor.name == TFLM.name
+    if in_dtype == np.int16:
+        return _prepare_int16(ctx)
     allowed = (np.int8,) if tflm else (np.int8, np.uint8)
     if in_dtype not in [np.dtype(t) for t in allowed]:
-        raise ctx.unsupported(supported="float32, " + ", ".join(np.dtype(t).name for t in allowed))
+        raise ctx.unsupported(
+            supported="float32, int16, " + ", ".join(np.dtype(t).name for t in allowed)
+        )
     for t in (x, out):
         ctx.require(t.is_quantized and not t.is_per_channel,
                     f"tensor {t.describe()} needs per-tensor quantization")
@@ -84,6 +99,26 @@ def prepare(ctx: OpContext) -> OpData:
                       input_left_shift=shift, input_range_radius=radius)
     lut = fp.lut_populate_int8(s_in, zp_in, s_out, zp_out, fp.tanhf, in_dtype)
     return OpData(kind="lut", lut=lut)
+
+
+def _prepare_int16(ctx: OpContext) -> OpData:
+    """int16: zero points 0, output scale 2**-15, input rescaled to ``1/(3*4096)`` units.
+
+    See :func:`~refimpl.fixedpoint.int16_activation_input_rescaling` (power-of-two input
+    scales take the multiplier-free path). Identical in LiteRT and TFLM.
+    """
+    x, out = ctx.input(0), ctx.output(0)
+    tflm = ctx.flavor.name == TFLM.name
+    for t, role in ((x, "input"), (out, "output")):
+        ctx.require(t.is_quantized and not t.is_per_channel,
+                    f"{role} {t.describe()} needs per-tensor quantization")
+        ctx.require(int(t.zero_point[0]) == 0,
+                    f"int16 {role} {t.describe()} must have zero point 0")
+    is_pot, log2 = checked_log2(float(out.scale[0]))
+    ctx.require(is_pot and log2 == -15,
+                f"int16 output scale must be 2**-15, got {float(out.scale[0])!r}")
+    multiplier, shift = fp.int16_activation_input_rescaling(float(x.scale[0]), tanh=True)
+    return OpData(kind="int16", input_multiplier=multiplier, input_left_shift=shift)
 
 
 def tanh_float(x: np.ndarray) -> np.ndarray:
@@ -129,6 +164,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     """
     x = inputs[0]
     out_dtype = ctx.output(0).dtype
+    if data.kind == "int16":
+        return [fp.tanh_int16(x, data.input_multiplier, data.input_left_shift).astype(out_dtype)]
     if data.kind == "float":
         return [tanh_float(x)]
     if data.kind == "lut":

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from refimpl.context import OpContext, TensorInfo
-from refimpl.errors import OpError
-from refimpl.flavors import TFLITE_REF
+from refimpl.errors import OpError, UnsupportedOpError
+from refimpl.flavors import TFLITE_REF, TFLM
 from refimpl.kernels import depthwise_conv_2d as dw
 
 NODE = 4
@@ -200,3 +200,162 @@ def _bad(**kw) -> OpContext:
 def test_bad_models_raise_op_error_naming_the_node(make, match):
     with pytest.raises(OpError, match=f"node {NODE} \\(DEPTHWISE_CONV_2D\\): .*{match}"):
         dw.prepare(make())
+
+
+# --------------------------------------------------------------------------------------
+# 16x8 and hybrid
+# --------------------------------------------------------------------------------------
+def int16_ctx(x_shape, w, bias=None, *, bias_dtype=np.int64, s_in=1.0, zp_in=0, s_w=(0.25,),
+              s_out=1.0, zp_out=0, opts=None, flavor=TFLITE_REF) -> OpContext:
+    w = np.asarray(w, np.int8)
+    s_w = np.atleast_1d(np.asarray(s_w, np.float32))
+    inputs = [tensor(0, np.int16, x_shape, [s_in], [zp_in]),
+              tensor(1, np.int8, w.shape, s_w, np.zeros(s_w.size), 3, w)]
+    if bias is not None:
+        bias = np.asarray(bias, bias_dtype)
+        inputs.append(tensor(2, bias_dtype, bias.shape, s_in * s_w, np.zeros(s_w.size), 0,
+                             bias))
+    out = tensor(3, np.int16, (0,), [s_out], [zp_out])
+    dm = w.shape[3] // x_shape[3]
+    return OpContext(NODE, "DEPTHWISE_CONV_2D", inputs, [out],
+                     opts or options(depth_multiplier=dm), flavor)
+
+
+@pytest.mark.parametrize("flavor", [TFLITE_REF, TFLM], ids=lambda f: f.name)
+def test_16x8_uses_int64_accumulator_and_variant_c(flavor):
+    # real multiplier 0.25 (m 2**30, shift -1), variant C: floor(acc / 4 + 1/2), half up.
+    # x = [-6, 6, -10, 30000] with weight 1 on one channel:
+    # bias 0: -1.5 -> -1, 1.5 -> 2, -2.5 -> -2, 7500
+    x = np.array([-6, 6, -10, 30000], np.int16).reshape(1, 1, 4, 1)
+    ctx = int16_ctx(x.shape, np.ones((1, 1, 1, 1)), [0], flavor=flavor)
+    assert run(ctx, x).ravel().tolist() == [-1, 2, -2, 7500]
+    # bias 2**32 (no int64 overflow): about 2**30, saturates at 32767
+    ctx = int16_ctx(x.shape, np.ones((1, 1, 1, 1)), [2**32], flavor=flavor)
+    assert run(ctx, x).ravel().tolist() == [32767] * 4
+    # bias 2**33: the scaled values straddle 2**31 and the int32 cast of variant C
+    # truncates: 2**31 - 1 (x = -6), 2**31 - 2 (x = -10) stay positive -> 32767;
+    # 2**31 + 2 (x = 6) and 2**31 + 7500 wrap negative -> -32768
+    ctx = int16_ctx(x.shape, np.ones((1, 1, 1, 1)), [2**33], flavor=flavor)
+    assert run(ctx, x).ravel().tolist() == [32767, -32768, 32767, -32768]
+
+
+@pytest.mark.parametrize("make,match,error", [
+    (lambda: int16_ctx((1, 2, 2, 1), np.ones((1, 1, 1, 1)), [0], bias_dtype=np.int32),
+     "16x8 bias .* must be int64", OpError),
+    (lambda: int16_ctx((1, 2, 2, 1), np.ones((1, 1, 1, 1)), [0], zp_in=3),
+     "int16 zero points must be 0", OpError),
+    (lambda: int16_ctx((1, 2, 2, 1), np.ones((1, 1, 1, 2)), [0, 0],
+                       opts=options(depth_multiplier=1)),
+     "depth_multiplier option 1 disagrees", OpError),
+], ids=["int32-bias", "input-zp", "depth-multiplier-option"])
+def test_16x8_bad_models(make, match, error):
+    with pytest.raises(error, match=match):
+        dw.prepare(make())
+
+
+def test_tflm_loops_over_the_depth_multiplier_option_so_a_stale_one_is_refused():
+    x_shape, w = (1, 1, 1, 2), np.array([1, 2, 3, 4]).reshape(1, 1, 1, 4)
+    ctx = int8_ctx(x_shape, w, None, opts=options(depth_multiplier=1))
+    ctx.flavor = TFLM
+    with pytest.raises(OpError, match="depth_multiplier option 1 disagrees"):
+        dw.prepare(ctx)
+
+
+@pytest.mark.parametrize("name", ["3x3-same-s1-dm1", "3x3-valid-s2-dm2", "5x3-same-s3x2-dm3",
+                                  "2x3-valid-d3x2-dm2"])
+def test_vectorised_16x8_equals_loop_oracle(name):
+    n, h, w_, c_in, dm, kh, kw, stride, dil, padding, per_channel, act, has_bias = \
+        RANDOM_CASES[name]
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    c_out = c_in * dm
+    x = rng.integers(-32768, 32768, (n, h, w_, c_in), dtype=np.int16)
+    filt = rng.integers(-127, 128, (1, kh, kw, c_out), dtype=np.int8)
+    bias = rng.integers(-2**24, 2**24, c_out) if has_bias else None
+    s_w = rng.uniform(0.002, 0.02, c_out if per_channel else 1) / np.sqrt(kh * kw)
+    act = 0 if act == 2 else act  # real outputs are ~ +-20: RELU_N1_TO_1 would saturate
+    s_out = {0: 1e-3, 1: 1e-3, 3: 2e-4}[act]  # keep many levels inside the clamp
+    ctx = int16_ctx(x.shape, filt, bias, s_in=1e-3, s_w=s_w, s_out=s_out,
+                    opts=options(padding, stride, dil, act, depth_multiplier=dm))
+    data = dw.prepare(ctx)
+    b = ctx.inputs[2].data if bias is not None else None
+    y = dw.invoke(ctx, data, [x, filt, b])[0]
+    assert y.dtype == np.int16 and len(np.unique(y)) > 10
+    assert_bit_exact(y, dw._reference_loop(x, filt, b, data), name, data)
+
+
+def hybrid_ctx(x_shape, w, bias, s_w, opts=None, flavor=TFLITE_REF) -> OpContext:
+    w = np.asarray(w, np.int8)
+    s_w = np.atleast_1d(np.asarray(s_w, np.float32))
+    inputs = [tensor(0, np.float32, x_shape),
+              tensor(1, np.int8, w.shape, s_w, np.zeros(s_w.size), 3, w)]
+    if bias is not None:
+        bias = np.asarray(bias, np.float32)
+        inputs.append(tensor(2, np.float32, bias.shape, data=bias))
+    dm = w.shape[3] // x_shape[3]
+    return OpContext(NODE, "DEPTHWISE_CONV_2D", inputs, [tensor(3, np.float32, (0,))],
+                     opts or options(depth_multiplier=dm), flavor)
+
+
+def test_hybrid_scale_product_is_taken_before_the_multiply():
+    # image [0, 32, 255, 7] / 16: rmin 0 -> zp -128, scale 1/16; q - zp = x * 16.
+    # out = fl32(float(acc) * fl32(s_w[c] * 1/16)) + bias   (DepthwiseConvHybridPerChannel)
+    x = (np.array([0, 32, 255, 7], np.float64) / 16).astype(np.float32).reshape(1, 1, 4, 1)
+    w = np.array([3, -5]).reshape(1, 1, 1, 2)  # dm 2
+    s_w = np.array([0.1, 0.3], np.float32)
+    y = run(hybrid_ctx(x.shape, w, [1.0, -1.0], s_w), x)[0, 0]
+    acc = np.array([0, 32, 255, 7])[:, None] * np.array([3, -5])[None, :]
+    scale = (s_w * np.float32(1 / 16)).astype(np.float32)
+    np.testing.assert_array_equal(y, acc.astype(np.float32) * scale + np.array([1, -1],
+                                                                                np.float32))
+
+
+def test_hybrid_needs_per_channel_scales_and_is_unsupported_on_tflm():
+    with pytest.raises(OpError, match="needs 2 per-channel scales"):
+        dw.prepare(hybrid_ctx((1, 2, 2, 1), np.ones((1, 1, 1, 2)), None, (0.5,)))
+    with pytest.raises(UnsupportedOpError, match="TFLite Micro"):
+        dw.prepare(hybrid_ctx((1, 2, 2, 1), np.ones((1, 1, 1, 2)), None, (0.5, 0.5),
+                              flavor=TFLM))
+
+
+@pytest.mark.parametrize("name", ["3x3-same-s1-dm1", "3x3-valid-s2-dm2", "3x3-same-d2-dm1",
+                                  "4x4-same-even-dm3"])
+def test_vectorised_hybrid_equals_loop_oracle(name):
+    from refimpl.kernels import hybrid
+
+    n, h, w_, c_in, dm, kh, kw, stride, dil, padding, _, act, has_bias = RANDOM_CASES[name]
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    c_out = c_in * dm
+    x = rng.normal(size=(n, h, w_, c_in)).astype(np.float32)
+    filt = rng.integers(-127, 128, (1, kh, kw, c_out), dtype=np.int8)
+    b = rng.normal(size=c_out).astype(np.float32) if has_bias else None
+    s_w = rng.uniform(0.01, 0.02, c_out).astype(np.float32)
+    ctx = hybrid_ctx(x.shape, filt, b, s_w,
+                     opts=options(padding, stride, dil, act, depth_multiplier=dm))
+    data = dw.prepare(ctx)
+    y = dw.invoke(ctx, data, [x, filt, b])[0]
+    # loop oracle: DepthwiseConvHybridPerChannel
+    qr = hybrid.quantize_rows_asymmetric(x.reshape(n, -1))
+    q = qr.values.reshape(x.shape).astype(np.int64)
+    win = data.window
+    expected = np.zeros(y.shape, np.float32)
+    for bi in range(n):
+        for oy in range(win.out_h):
+            for ox in range(win.out_w):
+                for ic in range(c_in):
+                    for m in range(dm):
+                        oc = m + ic * dm
+                        acc = 0
+                        for fy in range(kh):
+                            for fx in range(kw):
+                                iy = oy * win.stride_h - win.padding.height + dil[0] * fy
+                                ix = ox * win.stride_w - win.padding.width + dil[1] * fx
+                                if 0 <= iy < h and 0 <= ix < w_:
+                                    acc += int(filt[0, fy, fx, oc]) * (
+                                        int(q[bi, iy, ix, ic]) - int(qr.zero_point[bi]))
+                        v = np.float32(acc) * np.float32(s_w[oc] * qr.scale[bi])
+                        if b is not None:
+                            v = np.float32(v + b[oc])
+                        expected[bi, oy, ox, oc] = v
+    expected = np.minimum(np.maximum(expected, data.float_activation_min),
+                          data.float_activation_max)
+    assert_bit_exact(y, expected, name, data)
