@@ -32,7 +32,7 @@ Keys (``<L>`` a layer, ``<V>`` a variant)
                                        training call (``wrapper/<mode>/layers`` lists
                                        the layers that got a mask)
 ``sched/<i>/{steps,prune,sparsity}``   schedule outputs per scalar step in a tf.function
-``sched/<i>/sparsity_eager``           the same without Grappler's arithmetic rewrites
+``sched/<i>/sparsity_eager``           the same with Grappler off (= eager kernels)
 ``sched/<i>/{probe,probe_eager}``      some steps evaluated eagerly, one call each
 ``cl/<case>/<L>/{c,idx,kernel}``       ``ClusterWeights`` centroids, pulling indices
                                        and the clustered kernel, fresh layer per case
@@ -59,7 +59,7 @@ from typing import Any
 
 import numpy as np
 
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 CHILD_TIMEOUT = 900.0
 LAYERS = ("conv1", "conv2", "dense1", "dense2")
 DENSE_LAYERS = ("dense1", "dense2")
@@ -313,16 +313,16 @@ def _schedules(rec: _Recorder, tf: Any, tfmot: Any) -> None:
                              fn_output_signature=(tf.bool, tf.float32))
 
         # Graph mode as in model.fit (Grappler on), then as eager execution computes
-        # it (the same kernels without Grappler's arithmetic rewrites).
+        # it (the same kernels with Grappler off).
         prune, value = tf.function(evaluate)(tf.constant(steps))
         options = tf.config.optimizer.get_experimental_options()
-        tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+        tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
         try:
             _, eager = tf.function(evaluate)(tf.constant(steps))
         finally:
             tf.config.optimizer.set_experimental_options(
-                dict(options, arithmetic_optimization=options.get(
-                    "arithmetic_optimization", True)))
+                dict(options, disable_meta_optimizer=options.get(
+                    "disable_meta_optimizer", False)))
         probe = steps[:: max(1, len(steps) // 20)]
         rec.put(f"sched/{i}/steps", steps)
         rec.put(f"sched/{i}/prune", prune.numpy())

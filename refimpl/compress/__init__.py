@@ -8,12 +8,14 @@ be explained (and produced) without TensorFlow:
                                         the mask update of one training step
 :mod:`~refimpl.compress.schedules`      ``ConstantSparsity`` / ``PolynomialDecay`` as
                                         pure float32 functions of the step
-:mod:`~refimpl.compress.clustering`     LINEAR / DENSITY_BASED / KMEANS_PLUS_PLUS /
-                                        RANDOM centroids, nearest-centroid assignment,
-                                        per-channel, sparsity preservation, optional
-                                        Lloyd iterations
+:mod:`~refimpl.compress.centroids`      LINEAR / DENSITY_BASED / KMEANS_PLUS_PLUS /
+                                        RANDOM centroids, per channel, sparsity
+                                        preserving
+:mod:`~refimpl.compress.clustering`     nearest-centroid assignment, the whole
+                                        procedure, optional Lloyd iterations
 :mod:`~refimpl.compress.tf_kmeans_pp`   TF's k-means++ seeding op (Philox RNG, Eigen's
                                         float sum order)
+:mod:`~refimpl.compress.glibc_powf`     glibc's ``powf`` (TF's scalar ``Pow``)
 :mod:`~refimpl.compress.registry`       which layer weights tfmot prunes / clusters
 =====================================  =================================================
 

@@ -2,8 +2,9 @@
 
 A schedule answers two questions for a step: *is a mask update due* and *at which
 sparsity*. Both are vectorised over NumPy arrays of steps, and the sparsity is
-computed in float32 with the same operation order as tfmot, so the values are
-bit-identical to ``schedule(tf.constant(step))[1]``.
+computed in float32 with the same operations as TF runs them, so the values are
+bit-identical to tfmot's inside a ``tf.function`` (``graph=True``, the default, as in
+``model.fit``) or in eager execution (``graph=False``).
 
 When is pruning applied? (``PruneLowMagnitude.call`` + ``UpdatePruningStep``)
 --------------------------------------------------------------------------------
@@ -28,6 +29,7 @@ Formulas
 
     PolynomialDecay:   p    = clip(f32(t - begin) / f32(end - begin), 0, 1)
                        s(t) = f32(initial - final) * (1 - p) ** f32(power) + f32(final)
+                       (graph mode reorders this slightly, see below)
 
 Every operation of the PolynomialDecay line is one float32 rounding (no fused
 multiply-add); ``initial - final`` is a Python double cast to float32 afterwards.
@@ -38,14 +40,22 @@ The power depends on how TF runs the schedule:
   training step): Grappler's arithmetic optimizer (``ConvertPowStage``) rewrites a
   ``Pow`` with a constant exponent on CPU: 3 -> ``x * square(x)``, 2 -> ``square(x)``,
   1 -> ``x``, 0.5 -> ``sqrt(x)``, 0 -> 1, -0.5 -> ``1 / sqrt(x)``, -1 -> ``1 / x``,
-  each a float32 rounding; other exponents stay ``Pow``;
-* **eager mode** (``graph=False``, ``run_eagerly=True``): always the ``Pow`` kernel.
+  each a float32 rounding; other exponents stay ``Pow`` (3, 2, 1.5 and 5 are
+  checked against TF; the other rewrites follow Grappler's table). For the cube, constant
+  folding then pushes the constant ``f32(initial - final)`` into the product, so the
+  default schedule computes ``s = ((c * x) * (x * x)) + f32(final)`` with
+  ``c = f32(initial - final)`` and ``x = 1 - p``;
+* **eager mode** (``graph=False``, ``run_eagerly=True``): always the ``Pow`` kernel,
+  ``s = (c * pow(x, power)) + f32(final)``.
 
-``Pow`` on a scalar is ``powf``, evaluated here as ``float32(pow(double, double))``,
-which equals a correctly rounded ``powf`` except for results within 2**-29 relative of
-a float32 rounding boundary. With the default power 3 the two modes differ in the last
-bit for about 8 % of steps (e.g. (0.2, 0.8, 1000, 2000) at step 1001: 0.20179814 in
-graph mode, 0.2017982 eagerly).
+In graph mode constant folding also turns the division by the constant
+``end - begin`` into a multiplication by its float32 reciprocal, so
+``p = clip(f32(t - begin) * (1 / f32(end - begin)), 0, 1)`` there.
+
+``Pow`` on a float32 scalar is glibc's ``powf`` (not correctly rounded), evaluated by
+:func:`refimpl.compress.glibc_powf.powf`. The two modes differ in the last bit for a
+few percent of steps (e.g. (0.2, 0.8, 1000, 2000) at step 1001: 0.20179814 in graph
+mode, 0.2017982 eagerly); within each mode the values are bit-exact.
 
 Mirrors: ``tensorflow_model_optimization/python/core/sparsity/keras/
 pruning_schedule.py`` (``ConstantSparsity``, ``PolynomialDecay``,
@@ -59,6 +69,8 @@ from typing import Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from .glibc_powf import powf
 
 __all__ = ["ConstantSparsity", "PolynomialDecay", "PruningSchedule", "should_prune"]
 
@@ -183,7 +195,8 @@ class PolynomialDecay(PruningSchedule):
     Notes
     -----
     tfmot divides by ``end_step - begin_step``; with ``end_step == begin_step`` that
-    is 0/0 = NaN at the begin step (p = clip(NaN) -> NaN in TF). Reproduced as is.
+    is 0/0 at the begin step. Here p is then NaN (NumPy's min/max propagate it); TF's
+    value in that case was not checked.
     """
 
     initial_sparsity: float
@@ -205,24 +218,28 @@ class PolynomialDecay(PruningSchedule):
         ``graph=False`` eager execution; see the module docstring.
         """
         t = _steps(step)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = (t - self.begin_step).astype(np.float32) / np.float32(
-                self.end_step - self.begin_step)
+        elapsed = (t - self.begin_step).astype(np.float32)
+        span = np.float32(self.end_step - self.begin_step)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # Graph mode: Grappler turns x / const into x * (1 / const).
+            ratio = elapsed * (np.float32(1.0) / span) if graph else elapsed / span
         # tf.minimum(1, tf.maximum(0, x)) propagates NaN (Eigen's scalar_min/max).
         p = np.minimum(np.float32(1.0), np.maximum(np.float32(0.0), ratio))
         base = np.float32(1.0) - p
-        powered = (_grappler_pow(base, float(self.power)) if graph
-                   else _powf(base, np.float32(self.power)))
         scale = np.float32(self.initial_sparsity - self.final_sparsity)  # double, then f32
-        out = (scale * powered).astype(np.float32) + np.float32(self.final_sparsity)
+        if graph and float(self.power) == 3:  # Mul(Mul(c, x), Square(x)) after Grappler
+            decayed = (scale * base) * (base * base)
+        elif graph:
+            decayed = scale * _grappler_pow(base, float(self.power))
+        else:
+            decayed = scale * _powf(base, np.float32(self.power))
+        out = np.asarray(decayed, dtype=np.float32) + np.float32(self.final_sparsity)
         return _unwrap(np.asarray(out, dtype=np.float32), step)
 
 
 def _powf(base: NDArray[np.float32], exponent: np.float32) -> NDArray[np.float32]:
-    """float32 ``pow``: exact double ``pow`` of the float32 operands, rounded once."""
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        wide = np.power(base.astype(np.float64), np.float64(exponent))
-    return wide.astype(np.float32)
+    """TF's scalar ``Pow`` kernel: glibc ``powf``."""
+    return powf(base, exponent)
 
 
 def _grappler_pow(base: NDArray[np.float32], exponent: float) -> NDArray[np.float32]:
