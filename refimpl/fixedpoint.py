@@ -676,7 +676,8 @@ def tanh16(a: np.ndarray | int, integer_bits: int) -> I64Array:
 
 
 # --------------------------------------------------------------------------------------
-# TFLM's int16 LOGISTIC / TANH: a 256-entry table with linear interpolation
+# int16 LOGISTIC / TANH (LiteRT reference and TFLM; TFLM's LSTM gates): a 256-entry
+# table with linear interpolation
 # --------------------------------------------------------------------------------------
 #: ``sigmoid(i / 24)`` in unsigned 0.16 fixed point, i = 0..255, as tabulated in
 #: tensorflow/lite/kernels/internal/common.h (``sigmoid_table_uint16``). The entries are
@@ -719,7 +720,8 @@ def _lut_input16(x: np.ndarray, multiplier: int, shift: int) -> I64Array:
     if multiplier == 0:
         multiplier, shift = 3 << shift, 0
     rounding = (1 << (shift - 1)) if shift > 0 else 0
-    return (raw(x) * multiplier + rounding) >> shift
+    # int32 arithmetic in C: only a huge multiplier (input scale above ~2.7) can wrap
+    return wrap32(raw(x) * multiplier + rounding) >> shift
 
 
 def sigmoid_lut16(x: np.ndarray, multiplier: int = 0, shift: int = 0) -> I64Array:
@@ -772,92 +774,8 @@ def tanh_lut16(x: np.ndarray, multiplier: int = 0, shift: int = 0) -> I64Array:
 
 
 # --------------------------------------------------------------------------------------
-# int16 LOGISTIC / TANH: a 256-entry sigmoid table with 9-bit (8-bit) interpolation
+# int16 LOGISTIC / TANH Prepare (both runtimes): the input rescaling for the table above
 # --------------------------------------------------------------------------------------
-#: ``sigmoid(i / 24)`` in unsigned Q0.16 for i = 0..255, as tabulated in TFLite's
-#: internal/common.h (``sigmoid_table_uint16``). The values are data, not a formula:
-#: each is within 1.11 of ``65536 * sigmoid(i / 24)`` but not always its rounding
-#: (tests/test_fixedpoint.py checks the bound and the monotonicity).
-SIGMOID_TABLE_Q16 = np.array([
-    32768, 33451, 34133, 34813, 35493, 36169, 36843, 37513, 38180, 38841, 39498, 40149,
-    40794, 41432, 42064, 42688, 43304, 43912, 44511, 45102, 45683, 46255, 46817, 47369,
-    47911, 48443, 48964, 49475, 49975, 50464, 50942, 51409, 51865, 52311, 52745, 53169,
-    53581, 53983, 54374, 54755, 55125, 55485, 55834, 56174, 56503, 56823, 57133, 57433,
-    57724, 58007, 58280, 58544, 58800, 59048, 59288, 59519, 59743, 59959, 60168, 60370,
-    60565, 60753, 60935, 61110, 61279, 61441, 61599, 61750, 61896, 62036, 62172, 62302,
-    62428, 62549, 62666, 62778, 62886, 62990, 63090, 63186, 63279, 63368, 63454, 63536,
-    63615, 63691, 63765, 63835, 63903, 63968, 64030, 64090, 64148, 64204, 64257, 64308,
-    64357, 64405, 64450, 64494, 64536, 64576, 64614, 64652, 64687, 64721, 64754, 64786,
-    64816, 64845, 64873, 64900, 64926, 64950, 64974, 64997, 65019, 65039, 65060, 65079,
-    65097, 65115, 65132, 65149, 65164, 65179, 65194, 65208, 65221, 65234, 65246, 65258,
-    65269, 65280, 65291, 65301, 65310, 65319, 65328, 65337, 65345, 65352, 65360, 65367,
-    65374, 65381, 65387, 65393, 65399, 65404, 65410, 65415, 65420, 65425, 65429, 65433,
-    65438, 65442, 65445, 65449, 65453, 65456, 65459, 65462, 65465, 65468, 65471, 65474,
-    65476, 65479, 65481, 65483, 65485, 65488, 65489, 65491, 65493, 65495, 65497, 65498,
-    65500, 65501, 65503, 65504, 65505, 65507, 65508, 65509, 65510, 65511, 65512, 65513,
-    65514, 65515, 65516, 65517, 65517, 65518, 65519, 65520, 65520, 65521, 65522, 65522,
-    65523, 65523, 65524, 65524, 65525, 65525, 65526, 65526, 65526, 65527, 65527, 65528,
-    65528, 65528, 65529, 65529, 65529, 65529, 65530, 65530, 65530, 65530, 65531, 65531,
-    65531, 65531, 65531, 65532, 65532, 65532, 65532, 65532, 65532, 65533, 65533, 65533,
-    65533, 65533, 65533, 65533, 65533, 65534, 65534, 65534, 65534, 65534, 65534, 65534,
-    65534, 65534, 65534, 65535,
-], dtype=np.int64)
-
-
-def logistic_int16(q: np.ndarray, input_multiplier: int, input_left_shift: int) -> I64Array:
-    """int16 logistic (``reference_integer_ops::Logistic``, int16 overload).
-
-    The input is rescaled so that ``2**12`` units are ``1/3``: ``+-2**17`` then spans
-    ``[-10.7, 10.7]`` and ``|v| >> 9`` indexes the table of ``sigmoid(i/24)``::
-
-        power-of-two scale: (multiplier, shift) = (3 << shift, 0)     # input_multiplier == 0
-        v  = (q * multiplier + (2**(shift-1) if shift > 0 else 0)) >> shift      # int32
-        a  = |v|;  h = a >> 9
-        r  = 0x7FFF << 10                                   if h >= 255
-             (T[h] << 9) + (a & 511) * (T[h+1] - T[h])      otherwise      # uint32
-        r  = r + 2**9  if v >= 0  else  2**25 - r + 2**9 - 1
-        out = r >> 10                                       # Q0.15, in [0, 32767]
-    """
-    multiplier, shift = input_multiplier, input_left_shift
-    if multiplier == 0:  # power-of-two input scale
-        multiplier, shift = 3 << shift, 0
-    round_ = (1 << (shift - 1)) if shift > 0 else 0
-    v = wrap32(raw(q) * multiplier + round_) >> shift
-    a = np.abs(v)
-    h = a >> 9
-    hc = np.minimum(h, 254)
-    ua, ub = SIGMOID_TABLE_Q16[hc], SIGMOID_TABLE_Q16[hc + 1]
-    r = np.where(h >= 255, 0x7FFF << 10, (ua << 9) + (a & 0x1FF) * (ub - ua))
-    r = np.where(v >= 0, r + (1 << 9), (1 << 25) - r + (1 << 9) - 1)
-    return r >> 10
-
-
-def tanh_int16(q: np.ndarray, input_multiplier: int, input_left_shift: int) -> I64Array:
-    """int16 tanh (``reference_integer_ops::Tanh``, int16 overload): ``2*sigmoid(2x) - 1``.
-
-    Same input rescaling as :func:`logistic_int16`, then ``|v| >> 8`` indexes the table
-    (the doubling of the argument)::
-
-        r  = 0xFFFF << 8                                    if h >= 255
-             (T[h] << 8) + (a & 255) * (T[h+1] - T[h])      otherwise      # h = a >> 8
-        r  = r - 2**23 + 2**7        if v >= 0
-             -r + 2**23 + 2**7 - 1   otherwise
-        out = r >> 8                                        # floor; Q0.15 in [-32767, 32767]
-    """
-    multiplier, shift = input_multiplier, input_left_shift
-    if multiplier == 0:  # power-of-two input scale
-        multiplier, shift = 3 << shift, 0
-    round_ = (1 << (shift - 1)) if shift > 0 else 0
-    v = wrap32(raw(q) * multiplier + round_) >> shift
-    a = np.abs(v)
-    h = a >> 8
-    hc = np.minimum(h, 254)
-    ua, ub = SIGMOID_TABLE_Q16[hc], SIGMOID_TABLE_Q16[hc + 1]
-    r = np.where(h >= 255, 0xFFFF << 8, (ua << 8) + (a & 0xFF) * (ub - ua))
-    r = np.where(v >= 0, r - (1 << 23) + (1 << 7), -r + (1 << 23) + (1 << 7) - 1)
-    return r >> 8
-
-
 def int16_activation_input_rescaling(input_scale: float, tanh: bool) -> tuple[int, int]:
     """``(input_multiplier, input_left_shift)`` of the int16 LOGISTIC / TANH Prepare.
 
@@ -1125,3 +1043,123 @@ def tanhf_glibc(x: np.ndarray) -> np.ndarray:
     z = np.where(ix >= 0x41B00000, f(1), z)
     z = np.where(np.isnan(x), x, z)
     return np.where(x < 0, -z, z).astype(f)
+
+
+# --------------------------------------------------------------------------------------
+# float32 matrix products in the summation orders of TFLM's loops and LiteRT's Eigen
+# --------------------------------------------------------------------------------------
+# ``x [B, K] @ w [K, N]`` with every product and every sum rounded to float32 (no FMA),
+# evaluated for all B x N outputs at once with one accumulator array per partial sum.
+# Eigen's orders are those of the x86 LiteRT wheel (SSE, 4-float packets), checked
+# against LiteRT's optimized float FULLY_CONNECTED and LSTM, and a C++ build of the same
+# Eigen (tests/kernels/test_unidirectional_sequence_lstm.py, compare/dev_check_lstm.py).
+EIGEN_PACKET_FLOATS = 4
+
+
+def matmul_f32_in_order(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Sum over k = 0, 1, ... (TFLM ``reference_ops::FullyConnected``; Eigen's blocked
+    GEMM per output while K stays below its cache-dependent depth block)."""
+    acc = np.zeros((x.shape[0], w.shape[1]), np.float32)
+    for k in range(w.shape[0]):
+        acc += x[:, k:k + 1] * w[k]
+    return acc
+
+
+def _lanes_f32(x: np.ndarray, w: np.ndarray, ks: range) -> list[np.ndarray]:
+    """Four packet lanes: lane l sums ``x[:, k] * w[k]`` over the k of ``ks`` with k % 4 = l."""
+    lanes = [np.zeros((x.shape[0], w.shape[1]), np.float32) for _ in range(EIGEN_PACKET_FLOATS)]
+    for k in ks:
+        lanes[k % EIGEN_PACKET_FLOATS] += x[:, k:k + 1] * w[k]
+    return lanes
+
+
+def _packet_f32(x: np.ndarray, w: np.ndarray, j: int) -> list[np.ndarray]:
+    return _lanes_f32(x, w, range(j * EIGEN_PACKET_FLOATS, (j + 1) * EIGEN_PACKET_FLOATS))
+
+
+def _add_lanes_f32(a: list[np.ndarray], b: list[np.ndarray]) -> list[np.ndarray]:
+    return [u + v for u, v in zip(a, b)]
+
+
+def _predux_and_tail_f32(lanes: list[np.ndarray], x: np.ndarray, w: np.ndarray,
+                         start: int) -> np.ndarray:
+    """SSE ``predux`` ``(l0 + l2) + (l1 + l3)``, then ``+ x[:, k] w[k]`` for k >= start."""
+    acc = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
+    for k in range(start, w.shape[0]):
+        acc += x[:, k:k + 1] * w[k]
+    return acc
+
+
+def eigen_gemv_f32(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Eigen's row-major GEMV (``general_matrix_vector_product<..., RowMajor, ...>``).
+
+    Per output: four lane sums over the whole packets (lane l: k = l, l+4, ...),
+    ``predux``, then the last ``K mod 4`` products one by one.
+    """
+    full = w.shape[0] - w.shape[0] % EIGEN_PACKET_FLOATS
+    return _predux_and_tail_f32(_lanes_f32(x, w, range(full)), x, w, full)
+
+
+def eigen_dot_f32(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Eigen's ``inner_product_impl`` (a 1 x K times K x 1 product): 4 packet accumulators.
+
+    Packet j goes to accumulator j mod 4; then ``a2 += a3``, ``a1 += a2``, ``a0 += a1``
+    (each only when that many packets exist), ``predux`` and the ``K mod 4`` last
+    products. Below one packet: in order.
+    """
+    n = w.shape[0] // EIGEN_PACKET_FLOATS
+    if n == 0:
+        return matmul_f32_in_order(x, w)
+    acc = [_packet_f32(x, w, j) for j in range(min(n, 4))]
+    for j in range(4, n):
+        acc[j % 4] = _add_lanes_f32(acc[j % 4], _packet_f32(x, w, j))
+    for hi in (3, 2, 1):
+        if n > hi:
+            acc[hi - 1] = _add_lanes_f32(acc[hi - 1], acc[hi])
+    return _predux_and_tail_f32(acc[0], x, w, n * EIGEN_PACKET_FLOATS)
+
+
+def eigen_lazy_product_f32(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Eigen's coefficient-based product (a small GEMM): one ``redux`` sum per output.
+
+    Packets 0 and 1 start two accumulators, later packets add to them alternately up to
+    the last even count, the two are added, an unpaired last packet is added, then
+    ``predux`` and the ``K mod 4`` last products (``redux_impl<...,
+    LinearVectorizedTraversal, NoUnrolling>``). Below one packet: in order.
+    """
+    n = w.shape[0] // EIGEN_PACKET_FLOATS
+    if n == 0:
+        return matmul_f32_in_order(x, w)
+    paired = n // 2 * 2
+    acc = [_packet_f32(x, w, j) for j in range(min(n, 2))]
+    for j in range(2, paired):
+        acc[j % 2] = _add_lanes_f32(acc[j % 2], _packet_f32(x, w, j))
+    if n > 1:
+        acc[0] = _add_lanes_f32(acc[0], acc[1])
+        if n > paired:
+            acc[0] = _add_lanes_f32(acc[0], _packet_f32(x, w, paired))
+    return _predux_and_tail_f32(acc[0], x, w, n * EIGEN_PACKET_FLOATS)
+
+
+def eigen_product_f32(x: np.ndarray, w: np.ndarray, calls_per_row: bool) -> np.ndarray:
+    """``x @ w`` as LiteRT's ``cpu_backend_gemm`` (float, no ruy) computes it on x86.
+
+    ``calls_per_row``: one Gemm call per row of ``x`` (B = 1 per call), else one call for
+    all B rows. Eigen (``cpu_backend_gemm_eigen.cc`` and Eigen's product dispatch), with
+    ``K, R = w.shape``::
+
+        B == 1: R == 1 -> dot product, else GEMV
+        B > 1 : R == 1 -> GEMV (a row vector times a matrix)
+                K + R + B < 20 -> coefficient-based product (EIGEN_GEMM_TO_COEFFBASED_THRESHOLD)
+                else -> blocked GEMM, in order (verified for K <= 600; deeper products
+                        are split by a cache-dependent depth block and differ)
+    """
+    cols = 1 if calls_per_row else x.shape[0]
+    depth, rows = w.shape
+    if cols == 1:
+        return eigen_dot_f32(x, w) if rows == 1 else eigen_gemv_f32(x, w)
+    if rows == 1:
+        return eigen_gemv_f32(x, w)
+    if depth + rows + cols < 20:
+        return eigen_lazy_product_f32(x, w)
+    return matmul_f32_in_order(x, w)

@@ -278,3 +278,141 @@ def test_lut_populate_float_overflowing_int32_converts_to_int32_min_then_clamps(
 def test_lut_populate_uint8_indexes_from_zero():
     lut = fp.lut_populate_int8(0.5, 128, 1 / 256, 0, fp.sigmoidf, np.uint8)
     assert (lut[128], lut[129], lut[0], lut[255]) == (128, 159, 0, 255)
+
+
+# ------------------------------------------------------------------------------------------
+# int16 LUTs (SOFTMAX int16); LOGISTIC / TANH int16 through the sigmoid table
+# ------------------------------------------------------------------------------------------
+def _round_away(v: float) -> float:
+    return math.copysign(math.floor(abs(v) + 0.5), v)
+
+
+def lut_populate_int16_scalar(s_in, zp_in, s_out, zp_out, f):
+    """LUTPopulateInt16<double> transcribed with Python floats (doubles), one entry at a time."""
+    in_min, in_max = s_in * (-32768 - zp_in), s_in * (32767 - zp_in)
+    out_min, out_max = s_out * (-32768 - zp_out), s_out * (32767 - zp_out)
+    step = (in_max - in_min) / 512
+    inv = 65536.0 / (out_max - out_min)
+    lut = []
+    for i in range(512):
+        v = f(in_min + i * step)
+        vm = f(in_min + i * step + step / 2)
+        vn = f(in_min + (i + 1) * step)
+        sample = _round_away(v * inv)
+        interp = _round_away((vn * inv + _round_away(v * inv)) / 2)
+        bias = _round_away((interp - _round_away(vm * inv)) / 2)
+        lut.append(int(min(max(sample - bias, -32768.0), 32767.0)))
+    lut.append(int(min(max(_round_away(f(in_max) * inv), -32768.0), 32767.0)))
+    return lut
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(10.0 / 65535, 32767, 2.0 / 65535, 0, math.exp),
+     (1.0 / 65535, -32768, 2.0 / 65535, 0, lambda x: 1.0 / (1.0 + x))],
+    ids=["exp", "one_over_one_plus_x"],
+)
+def test_lut_populate_int16_double_matches_scalar_transcription(args):
+    *params, f = args
+    got = fp.lut_populate_int16(*params, np.vectorize(f, otypes=[np.float64]), np.float64)
+    assert got.tolist() == lut_populate_int16_scalar(*params, f)
+
+
+def test_softmax_lut_end_points_by_hand():
+    # output range [-32768, 32767] * 2/65535 spans exactly 2 -> inv = 32768.
+    # exp table: last entry exp(0) * 32768 = 32768 -> clamps to 32767.
+    # 1/(1+x) table: x = 0 -> 32768 (clamped), x = 1 -> 0.5 * 32768 = 16384.
+    exp_lut = fp.lut_populate_int16(10.0 / 65535, 32767, 2.0 / 65535, 0, fp.exp_f64, np.float64)
+    rcp = fp.lut_populate_int16(1.0 / 65535, -32768, 2.0 / 65535, 0, lambda x: 1.0 / (1.0 + x),
+                                np.float64)
+    assert exp_lut.shape == (513,) and exp_lut[512] == 32767
+    assert (rcp[0], rcp[512]) == (32767, 16384)
+    assert np.all(np.diff(exp_lut) >= 0) and np.all(np.diff(rcp) <= 0)
+
+
+def test_lut_populate_int16_float32_rounds_every_step_in_float32():
+    # The float32 builder (TFLM) and the double one (LiteRT) agree on the exp table but not
+    # everywhere on 1/(1+x) (arithmetic.md §2.8: two entries).
+    f32 = lambda v: (np.float32(1) / (np.float32(1) + v)).astype(np.float32)  # noqa: E731
+    s = np.float32(np.float32(1) / np.float32(65535))
+    o = np.float32(np.float32(2) / np.float32(65535))
+    r32 = fp.lut_populate_int16(s, -32768, o, 0, f32, np.float32)
+    r64 = fp.lut_populate_int16(1.0 / 65535, -32768, 2.0 / 65535, 0, lambda x: 1.0 / (1.0 + x),
+                                np.float64)
+    assert 0 < int((r32 != r64).sum()) <= 4 and np.abs(r32 - r64).max() == 1
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        # lut = 0, 1024, 2048, ...: index = 256 + (v >> 7), offset = v & 127
+        (0, 256 * 1024),  # index 256, offset 0 -> lut[256]
+        (64, 256 * 1024 + 512),  # slope 1024: (1024*64 + 64) >> 7 = 512
+        (-1, 255 * 1024 + 1016),  # index 255, offset 127: (1024*127 + 64) >> 7 = 1016
+        (-32768, 0),  # index 0
+    ],
+)
+def test_lut_lookup_int16_interpolates_and_wraps(value, expected):
+    lut = np.arange(513, dtype=np.int64) * 1024
+    want = ((expected + 32768) & 0xFFFF) - 32768  # the result is an int16 (wraps)
+    assert int(fp.lut_lookup_int16(np.array([value]), lut)[0]) == want
+
+
+def logistic_int16_scalar(q: int, mult: int, shift: int) -> int:
+    """reference_integer_ops::Logistic (int16), one element, Python ints."""
+    if mult == 0:
+        mult, shift = 3 << shift, 0
+    v = (q * mult + ((1 << (shift - 1)) if shift > 0 else 0)) >> shift
+    a = abs(v)
+    h = a >> 9
+    t = fp.SIGMOID_TABLE_UINT16.tolist()
+    r = 0x7FFF << 10 if h >= 255 else (t[h] << 9) + (a & 511) * (t[h + 1] - t[h])
+    r = r + (1 << 9) if v >= 0 else (1 << 25) - r + (1 << 9) - 1
+    return r >> 10
+
+
+def tanh_int16_scalar(q: int, mult: int, shift: int) -> int:
+    if mult == 0:
+        mult, shift = 3 << shift, 0
+    v = (q * mult + ((1 << (shift - 1)) if shift > 0 else 0)) >> shift
+    a = abs(v)
+    h = a >> 8
+    t = fp.SIGMOID_TABLE_UINT16.tolist()
+    r = 0xFFFF << 8 if h >= 255 else (t[h] << 8) + (a & 255) * (t[h + 1] - t[h])
+    r = r - (1 << 23) + (1 << 7) if v >= 0 else -r + (1 << 23) + (1 << 7) - 1
+    return r >> 8
+
+
+@pytest.mark.parametrize("mult, shift", [(0, 0), (0, 1), (25165, 11), (18874, 0)],
+                         ids=["pot0", "pot1", "s1e-3", "big"])
+def test_int16_lut_logistic_and_tanh_match_scalar_transcription(mult, shift):
+    q = np.arange(-32768, 32768, 97)
+    q = np.concatenate([q, [-32768, -1, 0, 1, 32767]])
+    got_l = fp.sigmoid_lut16(q, mult, shift).tolist()
+    got_t = fp.tanh_lut16(q, mult, shift).tolist()
+    assert got_l == [logistic_int16_scalar(int(v), mult, shift) for v in q]
+    assert got_t == [tanh_int16_scalar(int(v), mult, shift) for v in q]
+
+
+def test_int16_logistic_and_tanh_hand_values():
+    # q = 0: logistic (32768 << 9) + 2**9 >> 10 = 16384 (= 0.5); tanh 2**23 - 2**23 + 2**7 >> 8 = 0
+    # saturated: logistic (0x7FFF << 10 + 2**9) >> 10 = 32767, negative 2**25 - 0x7FFF*2**10
+    # + 511 = 1535 >> 10 = 1; tanh +-(0xFFFF << 8 - 2**23 (+ 2**7)) >> 8 = 32767, -32767
+    q = np.array([0, 32767, -32768])
+    assert fp.sigmoid_lut16(q, 25165, 11).tolist() == [16384, 32767, 1]
+    assert fp.tanh_lut16(q, 25165, 11).tolist() == [0, 32767, -32767]
+
+
+@pytest.mark.parametrize(
+    "scale, tanh, expected",
+    [
+        (2.0**-12, False, (0, 0)),  # power of two with 12 + log2 = 0
+        (2.0**-11, True, (0, 1)),  # tanh also accepts 12 + log2 = 1
+        (2.0**-11, False, (24576, 12)),  # logistic does not: 2**-11 * 12288 = 6 -> 6 * 2**12
+        # 0.001 (float32 0.0010000000475) * 12288 = 12.288..., doubled 11 times = 25165.8
+        (0.001, False, (25165, 11)),
+        (2.0, False, (24576, 0)),  # 24576 > 16383.5 already: no doubling
+    ],
+)
+def test_int16_activation_input_rescaling(scale, tanh, expected):
+    assert fp.int16_activation_input_rescaling(scale, tanh) == expected

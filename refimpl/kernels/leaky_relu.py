@@ -82,8 +82,9 @@ def prepare(ctx: OpContext) -> OpData:
     dtype = np.dtype(inp.dtype)
     if np.dtype(out.dtype) != dtype:
         raise ctx.error(f"output {out.describe()} must have the input type {dtype.name}")
-    # LeakyReluOptions.alpha: schema default 0.0 (also when the table is absent).
-    alpha = np.float32(getattr(ctx.options, "alpha", 0.0) or 0.0) if ctx.options else np.float32(0)
+    alpha = np.float32(0.0)  # LeakyReluOptions.alpha: schema default 0.0, also without a table
+    if ctx.options is not None:
+        alpha = np.float32(getattr(ctx.options, "alpha", 0.0))
     tflm = ctx.flavor.name == "tflm"
     if dtype == _F32:
         return OpData("float", dtype, alpha)

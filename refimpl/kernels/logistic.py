@@ -15,7 +15,7 @@ arithmetic writes codes meaning ``(q + 128) / 256`` whatever the tensor says).
 
 int16 (16x8; zero points 0, output scale 2**-15) is one algorithm in both runtimes:
 a 256-entry table of ``sigmoid(i/24)`` with 9-bit linear interpolation
-(:func:`~refimpl.fixedpoint.logistic_int16`, ``reference_integer_ops::Logistic``).
+(:func:`~refimpl.fixedpoint.sigmoid_lut16`, ``reference_integer_ops::Logistic``).
 LiteRT additionally requires the output scale to be exactly 1/32768. (LiteRT's
 *optimized* kernel runs gemmlowp fixed point for power-of-two input scales; not
 reproduced, ``BUILTIN_REF`` uses the table.)
@@ -192,7 +192,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     x = inputs[0]
     out_dtype = ctx.output(0).dtype
     if data.kind == "int16":
-        return [fp.logistic_int16(x, data.input_multiplier, data.input_left_shift).astype(out_dtype)]
+        y = fp.sigmoid_lut16(x, data.input_multiplier, data.input_left_shift)
+        return [y.astype(out_dtype)]
     if data.kind == "float":
         return [logistic_float(x)]
     if data.kind == "lut":

@@ -15,6 +15,15 @@ routine as *uint8* (``GetTensorData<uint8_t>`` in ``QuantizedMeanOrSum<T, kRefer
 tflite/kernels/reduce.cc), so int8 codes are summed as ``q mod 256`` and the result is
 clamped to [0, 255] and stored as that byte. refimpl reproduces this for the
 ``tflite-ref`` flavour; TFLM (``tflm``) treats int8 as int8.
+
+The same cast makes LiteRT's reference **int16 SUM** unusable: it sums the first half
+of the int16 buffer's *bytes* as uint8 values and writes one byte per output element
+into the first half of the int16 output buffer, leaving the other bytes as they were
+(observed on ai-edge-litert 2.3.0: outputs such as -1 = 0xFFFF and 0xD0FF, whose high
+bytes are stale memory). No exact reference exists, so refimpl raises
+:class:`~refimpl.errors.UnsupportedOpError` for int16 SUM in the ``tflite-ref`` flavour;
+the ``tflm`` flavour computes it (TFLM's int16 SUM is a proper int16 reduction).
+int16 MEAN is unaffected (``EvalQuantizedMean`` passes the real type).
 """
 
 from __future__ import annotations
@@ -129,6 +138,12 @@ def _prepare(ctx: OpContext, compute_sum: bool) -> OpData:
         k = min(num_elements.bit_length() - 1, 32, 31 + s0)
         multiplier = (m0 << k) // num_elements  # C int64 division; both operands >= 0
         shift = s0 - k
+    if compute_sum and in_dtype == np.int16 and not tflm:
+        raise ctx.unsupported(
+            "int16 SUM: LiteRT's reference kernel reads the int16 data as uint8 bytes and "
+            "writes only half of the output bytes (the rest is stale memory), so it has no "
+            "reproducible result; run with flavor 'tflm' for TFLM's int16 SUM"
+        )
     compute_dtype = in_dtype
     if compute_sum and in_dtype == np.int8 and not tflm:
         compute_dtype = np.dtype(np.uint8)  # LiteRT reference SUM reads int8 as uint8

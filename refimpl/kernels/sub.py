@@ -7,7 +7,7 @@ activation clamp). TFLM accepts float32, int8, int16 and int32 only.
 The quantized arithmetic is ADD's (arithmetic.md §2.6) with ``a - b`` in place of
 ``a + b``: the parameters come from :func:`refimpl.kernels.add.quantized_add_sub_params`
 and the evaluation from :func:`refimpl.kernels.add.add_sub_quantized`. SUB differs from
-ADD in Prepare only:
+ADD in what its Prepare accepts (and LiteRT's power-of-two int16 path also broadcasts):
 
 * **LiteRT tolerates an output multiplier above one.** ``PrepareGeneralSubOp``
   (tflite/kernels/sub.cc) calls ``QuantizeMultiplierGreaterThanOne`` when
@@ -16,11 +16,12 @@ ADD in Prepare only:
   shift ``k`` to ``MultiplyByQuantizedMultiplierSmallerThanOneExp``, i.e. to gemmlowp's
   ``RoundingDivideByPOT(x, -k)``: a shift by a negative amount, undefined behaviour in
   C++. What the x86-64 wheel (ai-edge-litert 2.3.0) computes was measured instead
-  (compare/dev_check_int16.py, int8 and int16, shifts 1..13) and is reproduced by
+  (compare/dev_check_int16.py: int8 and int16, shifts between 1 and 13; uint8 is assumed
+  to behave alike) and is reproduced by
   :func:`sub_output_multiplier_above_one`: with ``s = SRDHM(a - b, m_out)``,
 
   - the SSE-vectorised body of the same-shape loop (the first ``4*floor(n/4)``
-    elements) gives ``s >> 31 + (s >= 0)``, i.e. ``+1`` or ``-1`` (vector shifts by a
+    elements) gives ``(s >> 31) + (s >= 0)``, i.e. ``+1`` or ``-1`` (vector shifts by a
     count >= 32 fill with the sign bit);
   - the scalar tail (the last ``n mod 4`` elements) and every element of the
     broadcasting loop give ``(s >> ((32 - k) mod 32)) + (s >= 0)`` (x86 masks the
@@ -133,10 +134,16 @@ def prepare(ctx: OpContext) -> OpData:
             ctx, in1, in2, out, act,
             allow_output_multiplier_above_one=not tflm
         )
+        if params.output_shift > 31:
+            raise ctx.unsupported(
+                f"output multiplier 2**{params.output_shift} (output scale {out.describe()}): "
+                "LiteRT's shift by a negative amount was only characterised up to 2**31"
+            )
         kind = "quantized_above_one" if params.output_shift > 0 else "quantized"
         return OpData(kind, shape, dtype, act, broadcast, quantized=params)
-    supported = "float32, int8, int16, int32" if tflm else "float32, int8, uint8, int16, int32, int64"
-    raise ctx.unsupported(supported=supported)
+    if tflm:
+        raise ctx.unsupported(supported="float32, int8, int16, int32")
+    raise ctx.unsupported(supported="float32, int8, uint8, int16, int32, int64")
 
 
 def sub_output_multiplier_above_one(
@@ -169,7 +176,7 @@ def sub_output_multiplier_above_one(
     s = saturating_rounding_doubling_high_mul(a - b, p.output_multiplier)
     s = np.broadcast_to(s, np.broadcast_shapes(q1.shape, q2.shape)).reshape(-1)
     k = p.output_shift
-    assert 1 <= k <= 32 and p.output_multiplier <= INT32_MAX
+    assert 1 <= k <= 31 and p.output_multiplier <= INT32_MAX
     round_bit = (s >= 0).astype(np.int64)
     r = (s >> ((32 - k) % 32)) + round_bit  # scalar lanes
     if not broadcast:

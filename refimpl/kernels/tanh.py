@@ -13,7 +13,7 @@ arithmetic ignores it and writes codes meaning ``q / 128``. refimpl reproduces b
 
 int16 (16x8; zero points 0, output scale 2**-15) is one algorithm in both runtimes:
 ``tanh(x) = 2*sigmoid(2x) - 1`` from the same 256-entry sigmoid table, 8-bit
-interpolation (:func:`~refimpl.fixedpoint.tanh_int16`, ``reference_integer_ops::Tanh``);
+interpolation (:func:`~refimpl.fixedpoint.tanh_lut16`, ``reference_integer_ops::Tanh``);
 input scales ``2**-12`` and ``2**-11`` take the multiplier-free power-of-two path.
 """
 
@@ -165,7 +165,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     x = inputs[0]
     out_dtype = ctx.output(0).dtype
     if data.kind == "int16":
-        return [fp.tanh_int16(x, data.input_multiplier, data.input_left_shift).astype(out_dtype)]
+        y = fp.tanh_lut16(x, data.input_multiplier, data.input_left_shift)
+        return [y.astype(out_dtype)]
     if data.kind == "float":
         return [tanh_float(x)]
     if data.kind == "lut":

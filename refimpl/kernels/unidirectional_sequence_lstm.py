@@ -34,11 +34,11 @@ Float arithmetic, per gate (sigmoid; the cell gate uses the fused activation)::
 LiteRT evaluates ``W x`` with Eigen's GEMV and sigmoid / tanh with Eigen's vectorised
 approximations; TFLM with plain loops and libm (see the float section below).
 
-Int8 arithmetic: two different algorithms, see :func:`_step_int8_ref` (LiteRT
-``lstm_eval.cc`` ``LstmStepInteger8x8_16``) and :func:`_step_int8_micro` (TFLM
-``lstm_eval.h``). The ``intermediates`` tensors of the op give, for LiteRT, the scale
-of the hidden state ``o * tanh(c)`` (intermediate 4) and, with layer norm, of each gate's
-matmul output (0-3); TFLM ignores them and uses the output state's scale instead.
+Int8 arithmetic: LiteRT and TFLM use two different algorithms, compared in
+:mod:`.unidirectional_sequence_lstm_int8` (``step_litert``, ``step_micro``). The op's
+``intermediates`` tensors give, for LiteRT, the scale of the hidden state ``o * tanh(c)``
+(intermediate 4) and, with layer norm, of each gate's matmul output (0-3); TFLM ignores
+them and uses the output state's scale instead.
 
 Mirrors: tflite/kernels/unidirectional_sequence_lstm.cc (Prepare,
 ``PopulateQuantizedLstmParams8x8_16``, ``PopulatePrecomputedZPTimesWeightsWithBias``),
@@ -50,6 +50,7 @@ lstm_eval.h, lstm_eval.cc, lstm_eval_common.cc.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +58,7 @@ from .. import arithmetic as ar
 from .. import fixedpoint as fp
 from ..context import Kernel, OpContext, TensorInfo
 from . import logistic
+from .unidirectional_sequence_lstm_int8 import IntegerGate, IntegerLstm, step_litert, step_micro
 
 # Input positions (tflite/kernels/lstm_shared.h).
 INPUT = 0
@@ -102,105 +104,29 @@ class FloatGate:
 
 
 @dataclass(frozen=True)
-class IntegerGate:
-    """One gate of the int8 kernels: weights ``[depth, n_cell]`` as int64.
-
-    LiteRT (``tflite-ref``) folds the zero points into ``input_bias`` /
-    ``recurrent_bias`` (``bias + rowsum(W) * -zp``; without the gate bias under layer
-    norm) and reads the raw codes; TFLM subtracts the zero points from the codes and
-    adds the gate bias to the input product only. Each product is scaled to the gate's
-    Q3.12 by its own ``(multiplier, shift)``.
-
-    Attributes
-    ----------
-    input_weights, recurrent_weights : int64 ``[n_input | n_output, n_cell]``
-    input_bias, recurrent_bias : int64 ``[n_cell]``
-    input_multiplier, input_shift, recurrent_multiplier, recurrent_shift : int
-    cell_weights : int64 ``[n_cell]`` or None; ``cell_multiplier``, ``cell_shift``
-    layer_norm : int64 ``[n_cell]`` or None; ``layer_norm_bias`` int64 (the gate bias),
-        ``layer_norm_multiplier``, ``layer_norm_shift``, ``variance_guard``
-    """
-
-    input_weights: np.ndarray
-    recurrent_weights: np.ndarray
-    input_bias: np.ndarray
-    recurrent_bias: np.ndarray
-    input_multiplier: int
-    input_shift: int
-    recurrent_multiplier: int
-    recurrent_shift: int
-    cell_weights: np.ndarray | None = None
-    cell_multiplier: int = 0
-    cell_shift: int = 0
-    layer_norm: np.ndarray | None = None
-    layer_norm_bias: np.ndarray | None = None
-    layer_norm_multiplier: int = 0
-    layer_norm_shift: int = 0
-    variance_guard: int = 1
-
-
-@dataclass(frozen=True)
-class IntegerState:
-    """Cell update and hidden output parameters of the int8 kernels.
-
-    Attributes
-    ----------
-    cell_scale_log2 : int
-        ``log2(S_c)`` (the cell state scale must be a power of two), e.g. -12.
-    quantized_cell_clip : int
-        ``cell_clip / S_c`` truncated to int16 (0 = no clipping).
-    hidden_multiplier, hidden_shift, hidden_zero_point : int
-        ``o * tanh(c)`` (2**-30 per unit) to the hidden grid: LiteRT uses intermediate 4's
-        scale and zero point, TFLM the output state's.
-    forget_multiplier, forget_shift, input_multiplier, input_shift : int
-        TFLM only: ``f * c`` and ``i * g`` back to the cell grid (fixed point); LiteRT
-        shifts by 15 and ``30 + cell_scale_log2`` instead.
-    projection_weights : int64 ``[n_cell, n_output]`` or None; ``projection_bias`` int64
-        (``bias + rowsum * hidden_zp``), ``projection_multiplier``, ``projection_shift``,
-        ``quantized_proj_clip`` (int8 clip, 0 = none).
-    output_state_zero_point : int
-    """
-
-    cell_scale_log2: int
-    quantized_cell_clip: int
-    hidden_multiplier: int
-    hidden_shift: int
-    hidden_zero_point: int
-    output_state_zero_point: int
-    forget_multiplier: int = 0
-    forget_shift: int = 0
-    input_multiplier: int = 0
-    input_shift: int = 0
-    projection_weights: np.ndarray | None = None
-    projection_bias: np.ndarray | None = None
-    projection_multiplier: int = 0
-    projection_shift: int = 0
-    quantized_proj_clip: int = 0
-
-
-@dataclass(frozen=True)
 class OpData:
     """Everything ``invoke`` needs.
 
     Attributes
     ----------
     kind : str
-        ``"float"``, ``"int8_ref"`` (LiteRT) or ``"int8_micro"`` (TFLM).
+        ``"float"`` or ``"int8"``.
     time_major : bool
     n_batch, n_time, n_input, n_cell, n_output : int
     use_cifg : bool
         No input gate: ``i = 1 - f``.
-    gates : dict of str to FloatGate or IntegerGate
-        Keys ``"i"`` (absent under CIFG), ``"f"``, ``"c"``, ``"o"``.
+    gates : dict of str to FloatGate
+        Float kind: keys ``"i"`` (absent under CIFG), ``"f"``, ``"c"``, ``"o"``.
     activation : int
-        Fused activation (cell gate and output, float; TFLM int8 cell gate).
+        Fused activation of the cell gate and of the cell state (float kind).
     cell_clip, proj_clip : float
         Float clipping (0 = none).
     projection_weights, projection_bias : float32 or None
         ``[n_cell, n_output]`` and ``[n_output]`` (float kind).
-    state : IntegerState or None
+    integer : IntegerLstm or None
+        The int8 kinds' parameters (:mod:`.unidirectional_sequence_lstm_int8`).
     tflm : bool
-        TFLM's float arithmetic (plain loops, libm) instead of LiteRT's (Eigen).
+        TFLM's arithmetic instead of LiteRT's.
     """
 
     kind: str
@@ -217,7 +143,7 @@ class OpData:
     proj_clip: float
     projection_weights: np.ndarray | None = None
     projection_bias: np.ndarray | None = None
-    state: IntegerState | None = None
+    integer: IntegerLstm | None = None
     tflm: bool = False
 
 
@@ -230,11 +156,10 @@ def prepare(ctx: OpContext) -> OpData:
     Mirrors: ``Prepare`` / ``CheckInputTensorDimensions`` (LiteRT) and
     ``UnidirectionalSequenceLstmPrepare`` / ``ValidateTensorSize`` (TFLM).
     """
-    opts = ctx.options
-    time_major = bool(getattr(opts, "time_major", False))
-    activation = int(getattr(opts, "fused_activation_function", 0) or 0)
-    cell_clip = float(np.float32(getattr(opts, "cell_clip", 0.0) or 0.0))
-    proj_clip = float(np.float32(getattr(opts, "proj_clip", 0.0) or 0.0))
+    time_major = bool(_option(ctx, "time_major", False))
+    activation = int(_option(ctx, "fused_activation_function", ACT_NONE))
+    cell_clip = float(np.float32(_option(ctx, "cell_clip", 0.0)))
+    proj_clip = float(np.float32(_option(ctx, "proj_clip", 0.0)))
     if len(ctx.inputs) not in (20, 24):
         raise ctx.error(f"expects 20 or 24 inputs, got {len(ctx.inputs)}")
     ctx.require(cell_clip >= 0 and proj_clip >= 0, "cell_clip and proj_clip must be >= 0")
@@ -272,9 +197,14 @@ def prepare(ctx: OpContext) -> OpData:
     if dtypes == (_I8, _I8, _I8):
         if tflm:
             return _prepare_int8_micro(ctx, common)
-        return _prepare_int8_ref(ctx, common)
+        return _prepare_int8_litert(ctx, common)
     raise ctx.unsupported(supported="float32; int8 input / weights / output with int16 cell "
                           "state (hybrid LSTM is not supported)")
+
+
+def _option(ctx: OpContext, name: str, default: Any) -> Any:
+    """Builtin option ``name``; the schema default when the options table is absent."""
+    return default if ctx.options is None else getattr(ctx.options, name, default)
 
 
 def _check_shapes(ctx: OpContext, n_input: int, n_cell: int, n_output: int,
@@ -429,7 +359,7 @@ def _cell_scale_log2(ctx: OpContext, s_cell: np.float32) -> tuple[int, bool]:
     return int(rounded), abs(float(log2) - rounded) < 1e-3
 
 
-def _prepare_int8_ref(ctx: OpContext, common: dict) -> OpData:
+def _prepare_int8_litert(ctx: OpContext, common: dict) -> OpData:
     """LiteRT: ``PopulateQuantizedLstmParams8x8_16`` + zero-point folding.
 
     Effective scales in float32 (as upstream, all ``float`` variables)::
@@ -450,9 +380,10 @@ def _prepare_int8_ref(ctx: OpContext, common: dict) -> OpData:
                 len(ctx.input(RECURRENT_WEIGHTS[g]).shape) != 2:
             raise ctx.unsupported("diagonal recurrent weights on int8")
     use_peephole = ctx.optional_input(CELL_WEIGHTS["o"]) is not None
-    if use_peephole and common["n_output"] != common["n_cell"]:
-        # LiteRT walks the cell state with the output width here (lstm_eval.cc).
-        raise ctx.unsupported("peephole with n_output != n_cell")
+    if use_peephole and common["n_output"] > common["n_cell"]:
+        # LiteRT walks the peephole with the output width (see _peephole_litert): here
+        # it would read past the peephole weights.
+        raise ctx.unsupported("int8 peephole with n_output > n_cell")
     use_layer_norm = _layer_norm_input(ctx, "f") is not None
     hidden = ctx.intermediates[HIDDEN_INTERMEDIATE]
     assert hidden is not None
@@ -462,10 +393,8 @@ def _prepare_int8_ref(ctx: OpContext, common: dict) -> OpData:
     cell_log2, exact = _cell_scale_log2(ctx, s_c)
     if not exact:
         raise ctx.error(f"cell_state scale {float(s_c)!r} is not a power of two")
-    if not (-30 <= cell_log2 <= 1 and 0 <= 15 + cell_log2 <= 6):
-        raise ctx.unsupported(f"cell_state scale 2**{cell_log2}",
-                              supported="2**-15 .. 2**-9 (tanh of the cell needs 0..6 "
-                              "integer bits)")
+    if not -15 <= cell_log2 <= -9:  # PortableApplyTanh handles 0..6 integer bits only
+        raise ctx.unsupported(f"cell_state scale 2**{cell_log2}", supported="2**-15 .. 2**-9")
     gates = {}
     for k, g in enumerate(GATES):
         if g == "i" and common["use_cifg"]:
@@ -513,17 +442,19 @@ def _prepare_int8_ref(ctx: OpContext, common: dict) -> OpData:
                     projection_bias=ar.wrap32((0 if pb is None else pb)
                                               + wp.sum(axis=1) * hidden_zp),
                     projection_multiplier=mp, projection_shift=sp, quantized_proj_clip=qproj)
-    state = IntegerState(cell_scale_log2=cell_log2, quantized_cell_clip=qcell,
-                         hidden_multiplier=hm, hidden_shift=hs, hidden_zero_point=hidden_zp,
-                         output_state_zero_point=zp_h, **proj)
-    return OpData(kind="int8_ref", gates=gates, state=state, **common)
+    integer = IntegerLstm(
+        micro=False, gates=gates, time_major=common["time_major"], n_batch=common["n_batch"],
+        n_output=common["n_output"], cell_scale_log2=cell_log2, quantized_cell_clip=qcell,
+        clip_cell=qcell > 0, hidden_multiplier=hm, hidden_shift=hs,
+        hidden_zero_point=hidden_zp, output_state_zero_point=zp_h, **proj)
+    return OpData(kind="int8", gates={}, integer=integer, **common)
 
 
 def _prepare_int8_micro(ctx: OpContext, common: dict) -> OpData:
     """TFLM: ``PrepareGateParametersInteger`` + ``CreateLstmCellStateInfo``.
 
     Each of the 8 fully connected layers maps to Q3.12 (scale 2**-12) with the
-    multiplier of ``double(fl32(S_in * S_w)) / 2**-12``; the three elementwise products
+    multiplier of ``double(S_in) * double(S_w) / 2**-12``; the three elementwise products
     use ``double(S_a) * double(S_b) / double(S_out)`` with 2**-15 for the gate outputs::
 
         f * c -> c :  2**-15 * S_c / S_c       i * g -> c :  2**-30 / S_c
@@ -536,8 +467,10 @@ def _prepare_int8_micro(ctx: OpContext, common: dict) -> OpData:
     gates = {}
     for g in GATES:
         w, r = ctx.input(INPUT_WEIGHTS[g]), ctx.input(RECURRENT_WEIGHTS[g])
-        mx, sx = ar.quantize_multiplier(float(np.float32(s_in * _scale(ctx, w))) / float(gate_scale))
-        mh, sh = ar.quantize_multiplier(float(np.float32(s_h * _scale(ctx, r))) / float(gate_scale))
+        # Products in double: the tflite-micro wheel's multipliers (the float32 product
+        # that tflite-micro's kernel_util.cc source suggests mismatched a cell state).
+        mx, sx = ar.quantize_multiplier(float(s_in) * float(_scale(ctx, w)) / float(gate_scale))
+        mh, sh = ar.quantize_multiplier(float(s_h) * float(_scale(ctx, r)) / float(gate_scale))
         wx, wh = _data(w, np.int64), _data(r, np.int64)
         # (x - zp) @ W + b folded into x @ W + (b - zp * rowsum): the same integers
         gates[g] = IntegerGate(
@@ -552,11 +485,13 @@ def _prepare_int8_micro(ctx: OpContext, common: dict) -> OpData:
     hm, hs = ar.quantize_multiplier(s15 * s15 / float(s_h))
     clip = common["cell_clip"]
     qcell = int(np.clip(clip / float(s_c), -32768.0, 32767.0))  # double, truncating
-    state = IntegerState(cell_scale_log2=cell_log2, quantized_cell_clip=qcell,
-                         hidden_multiplier=hm, hidden_shift=hs, hidden_zero_point=zp_h,
-                         output_state_zero_point=zp_h, forget_multiplier=fm, forget_shift=fs,
-                         input_multiplier=im, input_shift=is_)
-    return OpData(kind="int8_micro", gates=gates, state=state, tflm=True, **common)
+    integer = IntegerLstm(
+        micro=True, gates=gates, time_major=common["time_major"], n_batch=common["n_batch"],
+        n_output=common["n_output"], cell_scale_log2=cell_log2, quantized_cell_clip=qcell,
+        clip_cell=common["cell_clip"] > 0, hidden_multiplier=hm, hidden_shift=hs,
+        hidden_zero_point=zp_h, output_state_zero_point=zp_h, forget_multiplier=fm,
+        forget_shift=fs, input_multiplier=im, input_shift=is_)
+    return OpData(kind="int8", gates={}, integer=integer, tflm=True, **common)
 
 
 # ======================================================================================
@@ -568,15 +503,18 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     seq = x if data.time_major else x.transpose(1, 0, 2)  # [T, B, I]
     h = np.asarray(inputs[OUTPUT_STATE]).reshape(data.n_batch, data.n_output)
     c = np.asarray(inputs[CELL_STATE]).reshape(data.n_batch, data.n_cell)
-    if data.kind == "float":
-        step, h, c = _step_float, h.astype(np.float32), c.astype(np.float32)
-    else:
-        step = _step_int8_ref if data.kind == "int8_ref" else _step_int8_micro
-        seq, h, c = seq.astype(np.int64), h.astype(np.int64), c.astype(np.int64)
     out = np.empty((data.n_time, data.n_batch, data.n_output), dtype=ctx.output(0).dtype)
-    for t in range(data.n_time):
-        h, c = step(data, seq[t], h, c)
-        out[t] = h
+    if data.integer is None:
+        h, c = h.astype(np.float32), c.astype(np.float32)
+        for t in range(data.n_time):
+            h, c = _step_float(data, seq[t], h, c)
+            out[t] = h
+    else:
+        step = step_micro if data.integer.micro else step_litert
+        seq, h, c = seq.astype(np.int64), h.astype(np.int64), c.astype(np.int64)
+        for t in range(data.n_time):
+            h, c = step(data.integer, seq[t], h, c)
+            out[t] = h
     if not data.time_major:
         out = out.transpose(1, 0, 2)
     h_info, c_info = ctx.input(OUTPUT_STATE), ctx.input(CELL_STATE)
@@ -594,42 +532,18 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
 # Eigen's vectorised approximations, and a sigmoid element that does not fill a whole
 # 4-float packet of the destination buffer takes Eigen's scalar path (expf based).
 # TFLM uses plain loops and glibc. Both: products and sums rounded to float32, no FMA.
-PACKET_FLOATS = 4  # SSE packet (Eigen's assignment peels to 16-byte alignment)
-
-
-def _matmul_f32(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``x @ w`` (``x [B, K]``, ``w [K, N]``) summed over k in increasing order.
-
-    The reference loop of TFLM (``reference_ops::FullyConnected``), and what Eigen's
-    GEMM accumulates per output element (LiteRT, time-major with batch > 1).
-    """
-    acc = np.zeros((x.shape[0], w.shape[1]), np.float32)
-    for k in range(w.shape[0]):
-        acc += x[:, k:k + 1] * w[k]
-    return acc
-
-
-def _gemv_eigen(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Eigen's row-major GEMV with 4-float packets, once per row of ``x [B, K]``.
-
-    For each output: four lane sums over columns ``k = l, l+4, l+8, ...`` (l = 0..3),
-    reduced as ``(s0 + s2) + (s1 + s3)``, then the last ``K mod 4`` columns added one by
-    one (``general_matrix_vector_product<..., RowMajor, ...>`` and SSE ``predux``).
-    """
-    full = w.shape[0] - w.shape[0] % PACKET_FLOATS
-    lanes = [np.zeros((x.shape[0], w.shape[1]), np.float32) for _ in range(PACKET_FLOATS)]
-    for k in range(full):
-        lanes[k % PACKET_FLOATS] += x[:, k:k + 1] * w[k]
-    acc = (lanes[0] + lanes[2]) + (lanes[1] + lanes[3])
-    for k in range(full, w.shape[0]):
-        acc += x[:, k:k + 1] * w[k]
-    return acc
+PACKET_FLOATS = fp.EIGEN_PACKET_FLOATS  # Eigen's assignment peels to 16-byte alignment
 
 
 def _matvec(data: OpData, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    if data.tflm or (data.time_major and data.n_batch > 1):
-        return _matmul_f32(x, w)
-    return _gemv_eigen(x, w)  # LiteRT calls it with one batch row at a time
+    """``x [B, K] @ w [K, R]`` in the runtime's summation order.
+
+    TFLM: in order. LiteRT: Eigen, called once per batch row when batch-major and once
+    for all rows when time-major (:func:`~refimpl.fixedpoint.eigen_product_f32`).
+    """
+    if data.tflm:
+        return fp.matmul_f32_in_order(x, w)
+    return fp.eigen_product_f32(x, w, calls_per_row=not data.time_major)
 
 
 def _packet_mask(data: OpData, buffer: int) -> np.ndarray:
@@ -666,48 +580,79 @@ def _activation(data: OpData, z: np.ndarray) -> np.ndarray:
 
 def _gate_float(data: OpData, gate: FloatGate, x: np.ndarray, h: np.ndarray,
                 c: np.ndarray | None) -> np.ndarray:
-    """Pre-activation of one gate: ``(W_x x + b) + W_h h [+ w_c c]`` (then layer norm)."""
+    """Pre-activation of one gate: ``(W_x x + b) + W_h h [+ w_c c]`` (then layer norm).
+
+    (LiteRT skips ``W_x x`` for an all-zero input; that changes at most the sign of a
+    zero, see :func:`_cell_gate_float` for the one place where it matters.)
+    """
+    z = _matvec(data, x, gate.input_weights)
     if gate.layer_norm is None:
-        z = _matvec(data, x, gate.input_weights) + gate.bias
-    else:
-        z = _matvec(data, x, gate.input_weights)
-    if gate.recurrent_weights.ndim == 1:
-        z = z + gate.recurrent_weights * h
+        z += gate.bias
+    if gate.recurrent_weights.ndim == 1:  # diagonal: an elementwise product
+        z += gate.recurrent_weights * h
     elif data.tflm:
-        z = z + (_matvec(data, h, gate.recurrent_weights) + np.float32(0))
+        z += _matvec(data, h, gate.recurrent_weights) + np.float32(0)  # FC without bias
     else:
         z = _matvec(data, h, gate.recurrent_weights) + z
     if gate.cell_weights is not None and c is not None:
-        z = z + gate.cell_weights * c
+        z += gate.cell_weights * c
     if gate.layer_norm is not None:
         z = _mean_stddev_normalization(z) * gate.layer_norm + gate.bias
-    return z.astype(np.float32)
+    return z
+
+
+def _cell_gate_float(data: OpData, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """The cell gate ``g = act(z_c)`` with the fused activation.
+
+    LiteRT quirk with activation NONE: ``ApplyActivationToVector`` then writes nothing,
+    and the gate buffer keeps whatever it held. The pre-activation sum ends up in that
+    buffer only for a non-zero input with a matrix recurrence, or an all-zero input
+    (the input GEMV skipped) with a diagonal one; otherwise the buffer still holds its
+    initial value, the bias (0 under layer norm).
+    """
+    gate = data.gates["c"]
+    z = _gate_float(data, gate, x, h, None)
+    if data.activation != ACT_NONE or data.tflm:
+        return _activation(data, z)
+    zero_input = np.all(x == 0, axis=1) if not data.time_major else np.full(
+        x.shape[0], bool(np.all(x == 0)))
+    in_buffer = zero_input if gate.recurrent_weights.ndim == 1 else ~zero_input
+    initial = np.float32(0) if gate.layer_norm is not None else gate.bias
+    return np.where(in_buffer[:, None], z, initial).astype(np.float32)
 
 
 def _mean_stddev_normalization(z: np.ndarray) -> np.ndarray:
-    """``PortableMeanStddevNormalization``: float32 sums in order, 1 / sqrt(var + 1e-8)."""
-    n = z.shape[1]
+    """``PortableMeanStddevNormalization`` per row: float32 sums in order,
+    ``(z - mean) * (1 / sqrt(variance + 1e-8))``."""
+    n = np.float32(z.shape[1])
     total = np.zeros(z.shape[0], np.float32)
-    for k in range(n):
+    for k in range(z.shape[1]):
         total += z[:, k]
-    mean = (total / np.float32(n)).astype(np.float32)
-    diff = (z - mean[:, None]).astype(np.float32)
-    sq = np.zeros(z.shape[0], np.float32)
-    for k in range(n):
-        sq += diff[:, k] * diff[:, k]
-    variance = (sq / np.float32(n)).astype(np.float32)
-    inv = (np.float32(1) / np.sqrt(variance + np.float32(1e-8))).astype(np.float32)
-    return (diff * inv[:, None]).astype(np.float32)
+    diff = z - (total / n)[:, None]
+    squares = np.zeros(z.shape[0], np.float32)
+    for k in range(z.shape[1]):
+        squares += diff[:, k] * diff[:, k]
+    inv = np.float32(1) / np.sqrt(squares / n + np.float32(1e-8))
+    return diff * inv[:, None]
 
 
 def _step_float(data: OpData, x: np.ndarray, h: np.ndarray, c: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """One float time step for every batch row (``LstmStepFloat`` / TFLM ``LstmStep``)."""
+    """One float time step for every batch row (``LstmStepFloat`` / TFLM ``LstmStep``).
+
+    All arrays float32 (NumPy keeps float32 through these operations)::
+
+        f = sigmoid(z_f);  i = sigmoid(z_i) (CIFG: 1 - f);  g = act(z_c)
+        c = f * c;  c = c + g * i;  c = max(min(clip, c), -clip)
+        o = sigmoid(z_o)   (peephole on the new c)
+        h = o * act(c)     (TFLM: tanh(c) * o; LiteRT with NONE: o * g, see below)
+        projection: h = W_p h + b_p, then clipped to +-proj_clip
+    """
     x = x.astype(np.float32, copy=False)
     g = data.gates
     f = _sigmoid(data, _gate_float(data, g["f"], x, h, c), "f")
     i = None if data.use_cifg else _sigmoid(data, _gate_float(data, g["i"], x, h, c), "i")
-    cell_gate = _activation(data, _gate_float(data, g["c"], x, h, None))
+    cell_gate = _cell_gate_float(data, x, h)
     c = f * c
     c += cell_gate * ((np.float32(1) - f) if i is None else i)
     if data.cell_clip > 0:
@@ -715,10 +660,10 @@ def _step_float(data: OpData, x: np.ndarray, h: np.ndarray, c: np.ndarray
         c = np.maximum(np.minimum(clip, c), -clip)
     o = _sigmoid(data, _gate_float(data, g["o"], x, h, c), "o")
     if data.tflm:
-        hidden = fp.tanhf_glibc(c) * o  # TFLM: always tanh here
+        hidden = fp.tanhf_glibc(c) * o  # UpdateLstmHidden: always tanh
     elif data.activation == ACT_NONE:
-        # ApplyActivationToVector(NONE) writes nothing: the scratch still holds the
-        # cell gate (LiteRT CalculateLstmOutputFloat).
+        # NONE writes nothing: the scratch still holds the cell gate
+        # (CalculateLstmOutputFloat reuses the cell gate's buffer)
         hidden = o * cell_gate
     else:
         hidden = o * _activation(data, c)
@@ -728,127 +673,7 @@ def _step_float(data: OpData, x: np.ndarray, h: np.ndarray, c: np.ndarray
         if data.proj_clip > 0:
             clip = np.float32(data.proj_clip)
             hidden = np.maximum(np.minimum(clip, hidden), -clip)
-    return hidden.astype(np.float32), c
-
-
-# --------------------------------------------------------------------------------------
-# int8, LiteRT
-# --------------------------------------------------------------------------------------
-def _mbqm(x: np.ndarray, multiplier: int, shift: int) -> np.ndarray:
-    """gemmlowp double-rounding requantization of int32 values (variant A)."""
-    return ar.multiply_by_quantized_multiplier(ar.wrap32(x), multiplier, shift)
-
-
-def _gate_int8_ref(data: OpData, gate: IntegerGate, x: np.ndarray, h: np.ndarray,
-                   c: np.ndarray | None) -> np.ndarray:
-    """Pre-activation of one gate in Q3.12 (``CalculateLstmGateInteger8x8_16``)::
-
-        z = sat16(MBQM(x @ Wx + bias_x, e_x))                  # int32 accumulators
-        z = sat16(MBQM(h @ Wh + bias_h, e_h) + z)
-        z = sat16(MBQM(c * wc, e_c) + z)                      # peephole
-        z = layer_norm(z)                                     # if any
-    """
-    z = fp.sat16(_mbqm(x @ gate.input_weights + gate.input_bias,
-                       gate.input_multiplier, gate.input_shift))
-    z = fp.sat16(_mbqm(h @ gate.recurrent_weights + gate.recurrent_bias,
-                       gate.recurrent_multiplier, gate.recurrent_shift) + z)
-    if gate.cell_weights is not None and c is not None:
-        z = fp.sat16(_mbqm(c * gate.cell_weights, gate.cell_multiplier, gate.cell_shift) + z)
-    if gate.layer_norm is not None:
-        z = fp.layer_norm_int16(z, gate.layer_norm, gate.layer_norm_bias,
-                                gate.layer_norm_multiplier, gate.layer_norm_shift,
-                                gate.variance_guard)
-    return z
-
-
-def _step_int8_ref(data: OpData, x: np.ndarray, h: np.ndarray, c: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """One int8 step as LiteRT's ``LstmStepInteger8x8_16``.
-
-    Arithmetic (int16 gates in Q3.12 -> Q0.15, c with scale 2**cell_log2)::
-
-        i, f, o = logistic16(z)  ;  g = tanh16(z_c, 3)          gemmlowp 16-bit
-        c = int16(RDBPOT(f * c, 15))
-        u = int16(RDBPOT(i * g, 30 + cell_log2))      CIFG: i = 32767 - f
-        c = clamp(sat16(c + u), -clip, clip)
-        t = tanh16(c, 15 + cell_log2)
-        h = clamp8(MBQM(o * t, e_hidden) + zp_hidden)
-        projection: p = clamp8(MBQM(o * t, e_hidden) - zp_hidden)
-                    h = clip(clamp8(MBQM(p @ Wp + bias_p, e_proj) + zp_h))
-    """
-    s = data.state
-    assert s is not None
-    g = data.gates
-    f = fp.logistic16(_gate_int8_ref(data, g["f"], x, h, c), 3)
-    i = None if data.use_cifg else fp.logistic16(_gate_int8_ref(data, g["i"], x, h, c), 3)
-    cell_gate = fp.tanh16(_gate_int8_ref(data, g["c"], x, h, None), 3)
-    c = fp.wrap16(ar.rounding_divide_by_pot(f * c, 15))
-    i_eff = fp.wrap16(fp.INT16_MAX - f) if i is None else i
-    c = fp.sat16(c + fp.wrap16(ar.rounding_divide_by_pot(i_eff * cell_gate,
-                                                         30 + s.cell_scale_log2)))
-    if s.quantized_cell_clip > 0:
-        c = np.clip(c, -s.quantized_cell_clip, s.quantized_cell_clip)
-    o = fp.logistic16(_gate_int8_ref(data, g["o"], x, h, c), 3)
-    t = fp.tanh16(c, 15 + s.cell_scale_log2)
-    scaled = ar.multiply_by_quantized_multiplier(o * t, s.hidden_multiplier, s.hidden_shift)
-    if s.projection_weights is None:
-        return np.clip(scaled + s.hidden_zero_point, -128, 127), c
-    p = np.clip(scaled - s.hidden_zero_point, -128, 127)
-    acc = p @ s.projection_weights + s.projection_bias
-    h = np.clip(_mbqm(acc, s.projection_multiplier, s.projection_shift)
-                + s.output_state_zero_point, -128, 127)
-    if s.quantized_proj_clip > 0:
-        h = np.clip(h, -s.quantized_proj_clip, s.quantized_proj_clip)
-    return h, c
-
-
-# --------------------------------------------------------------------------------------
-# int8, TFLM
-# --------------------------------------------------------------------------------------
-def _gate_int8_micro(gate: IntegerGate, x: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Pre-activation of one gate (``CalculateLstmGate``): two int16 FC outputs, added::
-
-        a = sat16(MBQM((x - zp_x) @ Wx + b, e_x))      b = sat16(MBQM((h - zp_h) @ Wh, e_h))
-        z = sat16(a + b)
-    """
-    a = fp.sat16(_mbqm(x @ gate.input_weights + gate.input_bias,
-                       gate.input_multiplier, gate.input_shift))
-    b = fp.sat16(_mbqm(h @ gate.recurrent_weights + gate.recurrent_bias,
-                       gate.recurrent_multiplier, gate.recurrent_shift))
-    return fp.sat16(a + b)
-
-
-def _step_int8_micro(data: OpData, x: np.ndarray, h: np.ndarray, c: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """One int8 step as TFLM's ``LstmStep<int8_t, int8_t, int16_t, int32_t>``.
-
-    Arithmetic::
-
-        f, i, o = sigmoid_lut16(z)       g = tanh_lut16(z_c)       (table + interpolation)
-        c = sat16(MBQM(f * c, e_fc))     u = sat16(MBQM(i * g, e_ig))
-        c = clamp(sat16(c + u), -clip, clip)
-        t = tanh_lut16(c rescaled from 2**cell_log2 to Q3.12)
-        h = clamp8(MBQM(t * o, e_h) + zp_h)
-    """
-    s = data.state
-    assert s is not None
-    g = data.gates
-    f = fp.sigmoid_lut16(_gate_int8_micro(g["f"], x, h))
-    i = fp.sigmoid_lut16(_gate_int8_micro(g["i"], x, h))
-    cell_gate = fp.tanh_lut16(_gate_int8_micro(g["c"], x, h))
-    c = fp.sat16(ar.multiply_by_quantized_multiplier(f * c, s.forget_multiplier,
-                                                     s.forget_shift))
-    u = fp.sat16(ar.multiply_by_quantized_multiplier(i * cell_gate, s.input_multiplier,
-                                                     s.input_shift))
-    c = fp.sat16(c + u)
-    if data.cell_clip > 0:
-        c = np.clip(c, -s.quantized_cell_clip, s.quantized_cell_clip)
-    o = fp.sigmoid_lut16(_gate_int8_micro(g["o"], x, h))
-    shift = 15 + s.cell_scale_log2 - 3  # Q(-cell_log2) -> Q3.12, x3 inside the LUT
-    t = fp.tanh_lut16(c, 0, shift) if shift >= 0 else fp.tanh_lut16(c, 3, -shift)
-    h = np.clip(ar.multiply_by_quantized_multiplier(t * o, s.hidden_multiplier, s.hidden_shift)
-                + s.hidden_zero_point, -128, 127)
-    return h, c
+    return hidden, c
 
 
 UNIDIRECTIONAL_SEQUENCE_LSTM = Kernel(prepare, invoke, state_inputs=(OUTPUT_STATE, CELL_STATE))

@@ -102,6 +102,18 @@ def test_uint8_and_int16():
     assert run(RELU, c, [-5, 7, 20000])[0].tolist() == [0, 14, 32767]
 
 
+def test_int16_relu6_requantizes_in_tflite_and_clamps_raw_codes_in_tflm():
+    # s_in = 2**-10, s_out = 2**-11 (ratio 2): LiteRT: Q_out(6) = 6 / 2**-11 = 12288;
+    # 5000 -> 10000, 7000 -> 14000 -> 12288, -3 -> 0.
+    # TFLM: clamp raw input codes to [0, Q_in(6) = 6144]: 5000, 6144, 0 (output scale ignored)
+    t_in, t_out = tensor(I16, [3], 2.0**-10, 0), tensor(I16, [3], 2.0**-11, 0)
+    assert run(RELU6, act_ctx("RELU6", t_in, t_out), [5000, 7000, -3])[0].tolist() == \
+        [10000, 12288, 0]
+    c = act_ctx("RELU6", tensor(I16, [3], 2.0**-10, 0), tensor(I16, [3], 2.0**-11, 0),
+                flavor=TFLM)
+    assert run(RELU6, c, [5000, 7000, -3])[0].tolist() == [5000, 6144, 0]
+
+
 def test_int16_nonzero_zero_point_is_error():
     c = act_ctx("RELU", tensor(I16, [1], 0.5, 2), tensor(I16, [1], 0.5, 0))
     with pytest.raises(OpError, match=r"node 7 \(RELU\).*zero points 0"):

@@ -157,6 +157,14 @@ def test_int16_pot_path_shifts_one_input_and_saturates():
     assert run(ADD, c, [10, 10, 10, 32767], [6, -6, 5, 6])[0].tolist() == [12, 8, 11, 32767]
 
 
+def test_pot_flag_is_false_without_an_options_table():
+    # LiteRT's parser value-initialises TfLiteAddParams when AddOptions is absent, so
+    # pot_scale_int16 reads false there (the schema default true applies to a present table).
+    t = lambda e: tensor(I16, [4], 2.0**e, 0)  # noqa: E731
+    assert ADD.prepare(ctx("ADD", [t(-10), t(-12)], [t(-10)])).kind == "quantized"
+    assert ADD.prepare(add_ctx(t(-10), t(-12), t(-10))).kind == "int16_pot"
+
+
 def test_tflm_ignores_pot_scale_int16():
     t = lambda e: tensor(I16, [4], 2.0**e, 0)  # noqa: E731
     c = add_ctx(t(-10), t(-12), t(-10), pot_scale_int16=True, flavor=TFLM)

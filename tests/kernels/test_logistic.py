@@ -10,6 +10,7 @@ from _op_builders import ctx, run, tensor
 
 from refimpl.errors import OpError, UnsupportedOpError
 from refimpl.flavors import TFLITE_REF, TFLM
+from refimpl.fixedpoint import SIGMOID_TABLE_UINT16
 from refimpl.kernels.logistic import LOGISTIC
 
 CODES = np.arange(-128, 128)
@@ -143,3 +144,51 @@ def test_float_cutoffs_and_formula(x, want):
     c = ctx("LOGISTIC", [tensor(np.float32, (1,))], [tensor(np.float32, (1,))])
     (out,) = run(LOGISTIC, c, [x])
     assert out.dtype == np.float32 and out[0] == want
+
+
+# ------------------------------------------------------------------------------------
+# int16 (table of sigmoid(i/24) with interpolation; identical in both runtimes)
+# ------------------------------------------------------------------------------------
+def int16_ctx(s_in, flavor=TFLITE_REF, out_scale=1 / 32768, zp_in=0, zp_out=0, n=5):
+    return ctx("LOGISTIC", [tensor(np.int16, (n,), s_in, zp_in)],
+               [tensor(np.int16, (n,), out_scale, zp_out)], flavor=flavor)
+
+
+@pytest.mark.parametrize("flavor", [TFLITE_REF, TFLM], ids=["ref", "tflm"])
+def test_int16_hand_values(flavor):
+    # s_in = 2**-12 is the power-of-two case: v = 3*q, h = |v| >> 9.
+    # q = 0: (T[0] << 9) + 2**9 >> 10 = (32768*512 + 512) >> 10 = 16384 (0.5)
+    # q = 1024 (0.25): v = 3072, h = 6, frac 0: (T[6] << 9 + 512) >> 10 = (36843*512+512)>>10
+    #   = 18864128 >> 10 = 18422 (sigmoid(0.25) * 32768 = 18424.6; the table is coarse)
+    # q = -1024: (2**25 - 36843*512 + 511) >> 10 = 14346
+    # q = 32767 (8.0): v = 98301, h = 191, frac 509: sigmoid(7.96) ~ 32756
+    c = int16_ctx(2.0**-12, flavor)
+    data = LOGISTIC.prepare(c)
+    assert (data.kind, data.input_multiplier, data.input_left_shift) == ("int16", 0, 0)
+    t = [int(v) for v in SIGMOID_TABLE_UINT16]
+    big = ((t[191] << 9) + 509 * (t[192] - t[191]) + 512) >> 10
+    (out,) = run(LOGISTIC, c, [0, 1024, -1024, 32767, -32768])
+    assert out.tolist()[:3] == [16384, 18422, 14346]
+    assert out.tolist()[3] == big and 32740 < big < 32767
+    assert out.dtype == np.int16
+
+
+def test_int16_general_scale_saturates_at_both_ends():
+    # s_in = 0.001: multiplier 25165, shift 11 (int16_activation_input_rescaling);
+    # 32767 -> v = 402,6xx, h >= 255 -> 32767;  -32768 -> 1
+    (out,) = run(LOGISTIC, int16_ctx(0.001), [32767, -32768, 0, 1, -1])
+    assert out.tolist()[:3] == [32767, 1, 16384]
+
+
+def test_int16_output_scale_must_be_exactly_one_over_32768_in_litert_only():
+    near = 1 / 32768 * (1 + 1e-5)  # CheckedLog2 tolerance accepts it
+    with pytest.raises(OpError, match="exactly 1/32768"):
+        LOGISTIC.prepare(int16_ctx(0.001, out_scale=near))
+    assert LOGISTIC.prepare(int16_ctx(0.001, TFLM, out_scale=near)).kind == "int16"
+
+
+@pytest.mark.parametrize("kw", [{"zp_in": 1}, {"zp_out": 1}, {"out_scale": 1 / 16384}],
+                         ids=["zp_in", "zp_out", "scale"])
+def test_int16_wrong_quantization_is_an_error(kw):
+    with pytest.raises(OpError):
+        LOGISTIC.prepare(int16_ctx(0.001, **kw))

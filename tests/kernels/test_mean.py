@@ -185,3 +185,25 @@ def test_float_mean_of_empty_input(flavor, fill):
     (out,) = run(MEAN, c, np.zeros((2, 0), np.float32), None)
     assert out.shape == (2,)
     assert np.all(np.isnan(out)) if fill == "nan" else np.all(out == 0)
+
+
+# ------------------------------------------------------------------------------------
+# int16
+# ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_int16_mean_rounds_the_prescaled_sum(flavor):
+    # s_in = s_out: m0, s0 = (2**30, 1); n = 3 -> k = 1, multiplier (2**31 // 3) = 715827882,
+    # shift 0. S = 10 + 20 + 31 = 61 -> MBQM(61, 715827882, 0) = 20.33 -> 20
+    c = reduce_ctx("MEAN", (1, 3), [1], s_in=1e-3, s_out=1e-3, dtype=np.int16, flavor=flavor)
+    assert run(MEAN, c, np.array([[10, 20, 31]]), None)[0].tolist() == [20]
+
+
+def test_int16_sum_is_refused_for_litert_and_computed_for_tflm():
+    # LiteRT's reference SUM reads int16 as uint8 bytes and leaves half the output stale.
+    c = reduce_ctx("SUM", (1, 3), [1], s_in=1e-3, s_out=1e-2, dtype=np.int16)
+    with pytest.raises(UnsupportedOpError, match="int16 SUM"):
+        SUM.prepare(c)
+    c = reduce_ctx("SUM", (1, 3), [1], s_in=1e-3, s_out=1e-2, dtype=np.int16, flavor=TFLM)
+    # S = 3045; 0.1 = 0.8 * 2**-3 -> m = round(0.8 * 2**31) = 1717986918, shift -3;
+    # SRDHM(3045, m) = floor((3045*m + 2**30) / 2**31) = 2436; RDBPOT(2436, 3) = 304.5 -> 305
+    assert run(SUM, c, np.array([[1000, 2345, -300]]), None)[0].tolist() == [305]

@@ -30,9 +30,10 @@ def options(filter_hw, padding=1, stride=None, act=0):
 
 
 def make_ctx(op, x_shape, opts, dtype=np.int8, scale=0.5, zp=0, out_scale=None, out_zp=None):
-    q_in = ([scale], [zp]) if dtype == np.int8 else ((), ())
+    quantized = dtype in (np.int8, np.int16)
+    q_in = ([scale], [zp]) if quantized else ((), ())
     q_out = (([scale if out_scale is None else out_scale], [zp if out_zp is None else out_zp])
-             if dtype == np.int8 else ((), ()))
+             if quantized else ((), ()))
     return OpContext(NODE, op, [tensor(0, dtype, x_shape, *q_in)],
                      [tensor(1, dtype, (0,), *q_out)], opts, TFLITE_REF)
 
@@ -168,13 +169,16 @@ RANDOM_CASES = {
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("dtype", ["int8", "float32"])
+@pytest.mark.parametrize("dtype", ["int8", "int16", "float32"])
 @pytest.mark.parametrize("name", list(RANDOM_CASES))
 def test_vectorised_equals_loop_oracle(name, dtype, kind):
     n, h, w, c, filt, stride, padding, act = RANDOM_CASES[name]
     rng = np.random.default_rng(zlib.crc32(f"{name}{dtype}{kind}".encode()))
-    if dtype == "int8":
-        x = rng.integers(-128, 128, (n, h, w, c), dtype=np.int8)
+    if dtype in ("int8", "int16"):
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max + 1, (n, h, w, c)).astype(dtype)
+        if dtype == "int16":
+            x[..., 0] = info.max  # sums of 32767s: the int32 accumulator must not saturate
     else:
         x = rng.normal(size=(n, h, w, c)).astype(np.float32)
     op = "MAX_POOL_2D" if kind == "max" else "AVERAGE_POOL_2D"
@@ -185,6 +189,24 @@ def test_vectorised_equals_loop_oracle(name, dtype, kind):
     y = kernel.invoke(ctx, data, [x])[0]
     oracle = pooling._reference_loop_max if kind == "max" else pooling._reference_loop_average
     assert_bit_exact(y, oracle(x, data), f"{name}-{dtype}-{kind}", data)
+
+
+def test_int16_max_pool_pads_with_int16_lowest_and_average_rounds_half_away():
+    x = grid([[-30000, -32767], [-32768, -5]]).astype(np.int16)
+    # SAME 3x3 stride 1 (pad 1 each side): every window holds -5 -> max -5 everywhere
+    assert max_pool(x, options((3, 3), padding=0, stride=(1, 1)), zp=0).ravel().tolist() == [-5] * 4
+    # 2x2 VALID average: (-30000 - 32767 - 32768 - 5) / 4 = -23885 exactly
+    assert avg_pool(x, options((2, 2)), zp=0).ravel().tolist() == [-23885]
+    # (32767 + 32766) / 2 = 32766.5 -> 32767 (half away); (-3 - 2) / 2 = -2.5 -> -3
+    y = grid([[32767, 32766, -3, -2]]).astype(np.int16)
+    assert avg_pool(y, options((1, 2)), zp=0).ravel().tolist() == [32767, -3]
+
+
+def test_int16_relu6_clamps_to_quantized_six():
+    # scale 2**-10: Q(6) = 6144; RELU6 also clamps negatives to Q(0) = 0
+    x = grid([[7000, -100], [50, 6000]]).astype(np.int16)
+    got = max_pool(x, options((1, 1), stride=(1, 1), act=3), scale=2.0**-10, zp=0)
+    assert got.ravel().tolist() == [6144, 0, 50, 6000]
 
 
 def test_valid_window_larger_than_input_gives_empty_output():
@@ -209,6 +231,13 @@ def test_valid_window_larger_than_input_gives_empty_output():
 def test_bad_models_raise_op_error_naming_the_node(make, match):
     with pytest.raises(OpError, match=f"node {NODE} .*{match}"):
         pooling.prepare(make())
+
+
+@pytest.mark.parametrize("op", ["MAX_POOL_2D", "AVERAGE_POOL_2D"])
+def test_int16_scale_mismatch_is_an_error(op):
+    ctx = make_ctx(op, (1, 4, 4, 1), options((2, 2)), np.int16, scale=1e-3, out_scale=2e-3)
+    with pytest.raises(OpError, match="must share scale and zero point"):
+        pooling.prepare(ctx)
 
 
 def test_uint8_is_unsupported():

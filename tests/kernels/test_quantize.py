@@ -148,3 +148,47 @@ def test_unsupported_type_pairs(in_dtype, out_dtype):
 def test_unquantized_output_is_error():
     with pytest.raises(OpError, match="no quantization parameters"):
         QUANTIZE.prepare(q_ctx(tensor(F32, [1]), tensor(I8, [1])))
+
+
+# ------------------------------------------------------------------------------------------
+# int16 paths and TFLM's type table
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "q, expected",
+    # s_in = 2**-10, s_out = 2**-6, zp_out = 2: ratio 1/16 (exact, so ties are exact):
+    # 1000/16 = 62.5 -> 63 + 2; -1000/16 = -62.5 -> -63 (half away from zero) + 2;
+    # 1001/16 = 62.56 -> 63 + 2; 32767/16 = 2048 -> saturates
+    [(1000, 65), (-1000, -61), (1001, 65), (32767, 127)],
+    ids=["tie+", "tie-", "62.56", "saturate"],
+)
+def test_int16_to_int8_requantizes_with_double_rounding(q, expected):
+    c = q_ctx(tensor(I16, [1], 2.0**-10, 0), tensor(I8, [1], 2.0**-6, 2))
+    assert run(QUANTIZE, c, [q])[0].tolist() == [expected]
+
+
+def test_int8_to_int16_scales_up():
+    # s_in = 0.5 (zp -3), s_out = 2**-10: ratio 512 -> (q + 3) * 512
+    c = q_ctx(tensor(I8, [3], 0.5, -3), tensor(I16, [3], 2.0**-10, 0))
+    assert run(QUANTIZE, c, [-3, 0, 127])[0].tolist() == [0, 1536, 32767]
+
+
+def test_float_to_int16_rounds_half_away():
+    c = q_ctx(tensor(F32, [3]), tensor(I16, [3], 2.0**-4, 0))
+    assert run(QUANTIZE, c, [0.03125, -0.03125, 5000.0])[0].tolist() == [1, -1, 32767]
+
+
+def test_tflm_type_table_differs_from_litert():
+    from refimpl.flavors import TFLM
+
+    i8_to_i32 = (tensor(I8, [1], 0.5, 0), tensor(I32, [1], 0.25, 0))
+    assert run(QUANTIZE, ctx("QUANTIZE", [i8_to_i32[0]], [i8_to_i32[1]], flavor=TFLM), [3])[0] \
+        .tolist() == [6]
+    with pytest.raises(UnsupportedOpError, match="uint8"):
+        QUANTIZE.prepare(ctx("QUANTIZE", [tensor(F32, [1])], [tensor(U8, [1], 0.5, 0)],
+                             flavor=TFLM))
+    with pytest.raises(UnsupportedOpError):
+        QUANTIZE.prepare(ctx("QUANTIZE", [tensor(U8, [1], 0.5, 0)], [tensor(I16, [1], 0.5, 0)],
+                             flavor=TFLM))
+    # TFLM does not check int16 -> int16 zero points
+    c = ctx("QUANTIZE", [tensor(I16, [1], 0.5, 1)], [tensor(I16, [1], 0.5, 0)], flavor=TFLM)
+    assert run(QUANTIZE, c, [4])[0].tolist() == [3]

@@ -197,3 +197,112 @@ def test_float_equals_a_float32_loop_in_upstream_order():
             total = np.float32(total + v)
         want[r] = [np.float32(v / total) for v in e]
     assert np.array_equal(out, want)
+
+
+# ------------------------------------------------------------------------------------
+# int16 -> int16 (two interpolated LUTs)
+# ------------------------------------------------------------------------------------
+def int16_ctx(shape, s_in, beta=1.0, flavor=TFLITE_REF, out_scale=1 / 32768, zp_in=0, zp_out=0):
+    return softmax_ctx(shape, s_in, zp_in, beta, flavor, out_dtype=np.int16, out_scale=out_scale,
+                       out_zp=zp_out, in_dtype=np.int16)
+
+
+def lookup(v: int, lut) -> int:
+    """LUTLookup on Python ints (int16 wrap of slope and result)."""
+    wrap16 = lambda x: ((x + 32768) & 0xFFFF) - 32768  # noqa: E731
+    index, offset = 256 + (v >> 7), v & 127
+    slope = wrap16(int(lut[index + 1]) - int(lut[index]))
+    return wrap16(int(lut[index]) + ((slope * offset + 64) >> 7))
+
+
+def mbqm(x: int, m: int, shift: int) -> int:
+    """MultiplyByQuantizedMultiplier (double rounding) on Python ints."""
+    left, right = max(shift, 0), max(-shift, 0)
+    p = ((x << left) * m + (1 << 30)) >> 31
+    if right == 0:
+        return p
+    q = math.floor(abs(p) / 2**right + 0.5)
+    return q if p >= 0 else -q
+
+
+def softmax_int16_row(row, data) -> list[int]:
+    """reference_ops::SoftmaxInt16 for one row, Python ints, tables taken from ``data``."""
+    mx = max(row)
+    exps = []
+    for q in row:
+        z = mbqm(q - mx, data.input_multiplier, data.input_left_shift)
+        exps.append(lookup(min(max(z + 32767, -32768), 32767), data.exp_lut))
+    total = sum(exps)
+    h = 32 - total.bit_length()  # clz32
+    shifted = ((total << (h - 1)) + (1 << 13)) >> 14
+    r = lookup(min(max(shifted - (1 << 15) - (1 << 16), -32768), 32767),
+               data.one_over_one_plus_x_lut)
+    rs = 31 - h
+    return [min(max((e * r + (1 << (rs - 1))) >> rs, 0), 32767) for e in exps]
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+def test_int16_matches_a_scalar_transcription(flavor):
+    rng = np.random.default_rng(3)
+    x = rng.integers(-32768, 32768, (6, 11))
+    x[0] = 1234  # equal row
+    x[1, :] = -32768
+    x[1, 3] = 32767  # one dominant element
+    c = int16_ctx(x.shape, 3.1e-4, beta=1.0, flavor=flavor)
+    data = SOFTMAX.prepare(c)
+    (out,) = run(SOFTMAX, c, x)
+    assert out.dtype == np.int16
+    assert out.tolist() == [softmax_int16_row([int(v) for v in row], data) for row in x]
+    # ~1.0 up to table precision; a difference beyond -10 reads the first exp entry
+    # (exp(-10) * 32768 = 1.49, stored as 2 after the midpoint correction): 2 * 1.0 -> 2
+    assert out[1, 3] > 32700 and out[1, 0] == 2
+
+
+def test_int16_equal_row_of_two_is_one_half():
+    # scaled diff 0 -> LUTLookup(32767, exp) = lut[511] + slope*127/128 ~ 32762 (exp(0));
+    # the sum of two ~ 65524 normalises to ~1.0 and the reciprocal LUT gives ~0.5.
+    (out,) = run(SOFTMAX, int16_ctx((1, 2), 1e-3), [[77, 77]])
+    assert out.tolist()[0][0] == out.tolist()[0][1] and abs(int(out[0, 0]) - 16384) <= 8
+
+
+def test_int16_input_multiplier_precision_differs_between_flavours():
+    # LiteRT: fl32(s_in * beta) then / (10/65535) in double; TFLM: everything in double.
+    s_in, beta = 3.1e-4, 0.7
+    ref = SOFTMAX.prepare(int16_ctx((1, 4), s_in, beta))
+    tflm = SOFTMAX.prepare(int16_ctx((1, 4), s_in, beta, flavor=TFLM))
+    real_ref = float(np.float32(np.float32(s_in) * np.float32(beta))) / (10.0 / 65535.0)
+    real_tflm = float(np.float32(s_in)) * float(np.float32(beta)) / (10.0 / 65535.0)
+    assert real_ref != real_tflm
+    q, e = math.frexp(real_ref)
+    assert (ref.input_multiplier, ref.input_left_shift) == (round(q * 2**31), e)
+    q, e = math.frexp(real_tflm)
+    assert (tflm.input_multiplier, tflm.input_left_shift) == (round(q * 2**31), e)
+
+
+def test_int16_tables_are_built_in_double_for_tflite_and_float_for_tflm():
+    ref = SOFTMAX.prepare(int16_ctx((1, 4), 1e-3))
+    tflm = SOFTMAX.prepare(int16_ctx((1, 4), 1e-3, flavor=TFLM))
+    assert np.array_equal(ref.exp_lut, tflm.exp_lut)
+    assert 0 < int((ref.one_over_one_plus_x_lut != tflm.one_over_one_plus_x_lut).sum()) <= 4
+
+
+@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"out_scale": 1 / 16384}, "1/32768"), ({"zp_out": 1}, "zero point 0"),
+     ({"zp_in": 2}, "zero point 0")],
+    ids=["scale", "zp_out", "zp_in"],
+)
+def test_int16_wrong_quantization_is_an_error(flavor, kw, match):
+    with pytest.raises(OpError, match=match):
+        SOFTMAX.prepare(int16_ctx((1, 4), 1e-3, flavor=flavor, **kw))
+
+
+def test_int16_output_scale_within_tolerance_is_accepted():
+    SOFTMAX.prepare(int16_ctx((1, 4), 1e-3, out_scale=1 / 32768 * (1 + 5e-4)))
+
+
+def test_int16_to_int8_is_unsupported():
+    c = softmax_ctx((1, 4), 1e-3, 0, in_dtype=np.int16)
+    with pytest.raises(UnsupportedOpError, match="int16 -> int16"):
+        SOFTMAX.prepare(c)

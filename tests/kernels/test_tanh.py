@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from _op_builders import ctx, run, tensor
 
-from refimpl.errors import UnsupportedOpError
+from refimpl.errors import OpError, UnsupportedOpError
 from refimpl.flavors import TFLITE_REF, TFLM
 from refimpl.kernels.tanh import TANH
 
@@ -92,3 +92,42 @@ def test_float_is_tanh_rounded_once_to_float32(x):
     c = ctx("TANH", [tensor(np.float32, (1,))], [tensor(np.float32, (1,))])
     (out,) = run(TANH, c, [x])
     assert out.dtype == np.float32 and out[0] == np.float32(math.tanh(float(np.float32(x))))
+
+
+# ------------------------------------------------------------------------------------
+# int16 (tanh(x) = 2*sigmoid(2x) - 1 from the sigmoid table; both runtimes)
+# ------------------------------------------------------------------------------------
+def int16_ctx(s_in, flavor=TFLITE_REF, out_scale=1 / 32768, zp_in=0, n=5):
+    return ctx("TANH", [tensor(np.int16, (n,), s_in, zp_in)],
+               [tensor(np.int16, (n,), out_scale, 0)], flavor=flavor)
+
+
+@pytest.mark.parametrize("flavor", [TFLITE_REF, TFLM], ids=["ref", "tflm"])
+@pytest.mark.parametrize("s_in, mult, shift", [(2.0**-12, 0, 0), (2.0**-11, 0, 1)],
+                         ids=["pot0", "pot1"])
+def test_int16_power_of_two_scales(flavor, s_in, mult, shift):
+    data = TANH.prepare(int16_ctx(s_in, flavor))
+    assert (data.kind, data.input_multiplier, data.input_left_shift) == ("int16", mult, shift)
+
+
+def test_int16_hand_values():
+    # s_in = 2**-12 (v = 3q, h = |v| >> 8): q = 0 -> (2**23 - 2**23 + 2**7) >> 8 = 0;
+    # q = 512 (0.125): v = 1536, h = 6, frac 0: (T[6] << 8) - 2**23 + 2**7 >> 8
+    #   = (36843*256 - 8388608 + 128) >> 8 = 4075 (tanh(0.125) * 32768 = 4074.3)
+    # q = -512: (-36843*256 + 8388608 + 127) >> 8 = floor(-4074.5) = -4075
+    # q = +-32767/-32768 (+-8): saturate to +-32767
+    (out,) = run(TANH, int16_ctx(2.0**-12), [0, 512, -512, 32767, -32768])
+    assert out.tolist() == [0, 4075, -4075, 32767, -32767]
+
+
+def test_int16_general_scale_is_odd_up_to_rounding():
+    rng = np.random.default_rng(1)
+    q = rng.integers(-32767, 32768, 400)
+    (pos,) = run(TANH, int16_ctx(7.3e-4, n=400), q)
+    (neg,) = run(TANH, int16_ctx(7.3e-4, n=400), -q)
+    assert np.abs(pos.astype(int) + neg.astype(int)).max() <= 1
+
+
+def test_int16_nonzero_zero_point_is_an_error():
+    with pytest.raises(OpError, match="zero point 0"):
+        TANH.prepare(int16_ctx(0.001, zp_in=3))
