@@ -200,7 +200,15 @@ def write_reports(rows: list[ZooRow], directory: Path | None = None) -> list[Pat
 
 def main(models: list[str] | None = None, samples: int = SAMPLES) -> int:
     rows = run_zoo(models, samples)
-    print(to_markdown(rows))
-    for p in write_reports(rows):
+    text = to_markdown(rows)
+    if models is None or "seed_cnn" in models:
+        from .optimisation_table import optimisation_table
+
+        _, table = optimisation_table()
+        text += "\n## The seeds' optimisation table, two ways\n\n" + table
+    print(text)
+    paths = write_reports(rows)
+    paths[0].write_text(text)
+    for p in paths:
         print(f"wrote {p}")
     return 0

@@ -6,6 +6,9 @@
     refimpl run MODEL --input x.npy [--output y.npy] [--flavor tflm]
     refimpl inspect MODEL                # ops, tensors, dtypes, scales, zero points, buffers
     refimpl bench [--batch 300]          # img/s against LiteRT and TFLM, as ratios
+    refimpl prune MODEL --sparsity 0.5 [--block 1x4 | --m-by-n 2:4] -o OUT
+    refimpl cluster MODEL --clusters 16 [--per-channel] [--init kmeans++] -o OUT
+    refimpl sizes MODEL [--before ORIG] [--format md|json] [--plot-tensor NAME --plot h.png]
 
 ``run`` and ``inspect`` need only numpy + flatbuffers; ``demo`` and ``bench`` need the
 ``[all]`` extra (TensorFlow to build the models, the runtimes to compare with).
@@ -148,6 +151,155 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return zoo_main(models, args.samples)
 
 
+# --------------------------------------------------------------------------------------
+# prune, cluster, sizes (numpy only; the plot needs matplotlib)
+# --------------------------------------------------------------------------------------
+def _check_output(args: argparse.Namespace) -> None:
+    """Fail before any work: -o is the input, or exists without --force."""
+    out, src = Path(args.output), Path(args.model)
+    if out.resolve() == src.resolve() or (out.exists() and os.path.samefile(out, src)):
+        raise RefimplError(f"refusing to overwrite the input model {src}")
+    if out.exists() and not args.force:
+        raise RefimplError(f"{out} exists; pass --force to overwrite it")
+
+
+def _rewrite_output(args: argparse.Namespace, data: bytes) -> Path:
+    """Save ``data`` to ``-o`` atomically: never onto the input, never onto an existing
+    file without --force (checked again at the final, atomic step)."""
+    import tflite_schema as tfs
+
+    _check_output(args)
+    out = Path(args.output)
+    try:
+        return tfs.save_model(data, out, overwrite=args.force)
+    except FileExistsError:
+        raise RefimplError(f"{out} exists; pass --force to overwrite it") from None
+
+
+def _ops(args: argparse.Namespace) -> list[str] | None:
+    return [o.strip() for o in args.ops.split(",") if o.strip()] if args.ops else None
+
+
+def _report_rewrite(args: argparse.Namespace, result) -> int:
+    from .compress.audit import gzip_bytes
+
+    path = _rewrite_output(args, result.model)
+    print(result.to_markdown())
+    print(f"\nwrote {path}: {len(result.model)} bytes, gzip -9 {gzip_bytes(result.model)} "
+          f"(input {Path(args.model).stat().st_size} bytes, gzip -9 "
+          f"{gzip_bytes(Path(args.model).read_bytes())})")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from .compress.tflite import parse_block, parse_m_by_n, prune_model
+
+    _check_output(args)
+    try:
+        result = prune_model(Path(args.model).read_bytes(), args.sparsity,
+                             block_size=parse_block(args.block), block_pooling=args.pooling,
+                             m_by_n=parse_m_by_n(args.m_by_n),
+                             include_depthwise=args.include_depthwise, ops=_ops(args))
+    except ValueError as e:
+        raise RefimplError(str(e)) from None
+    return _report_rewrite(args, result)
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from .compress.tflite import cluster_model
+
+    _check_output(args)
+    try:
+        result = cluster_model(Path(args.model).read_bytes(), args.clusters,
+                               per_channel=args.per_channel, init=args.init, seed=args.seed,
+                               preserve_sparsity=args.preserve_sparsity,
+                               lloyd_iterations=args.lloyd,
+                               include_depthwise=args.include_depthwise, ops=_ops(args))
+    except ValueError as e:
+        raise RefimplError(str(e)) from None
+    return _report_rewrite(args, result)
+
+
+def cmd_sizes(args: argparse.Namespace) -> int:
+    import json
+
+    from .compress.audit import audit_model, plot_histograms
+
+    if bool(args.plot) != bool(args.plot_tensor):
+        raise RefimplError("--plot and --plot-tensor go together")
+    after_bytes = Path(args.model).read_bytes()
+    after = audit_model(after_bytes, Path(args.model).name)
+    before_bytes = Path(args.before).read_bytes() if args.before else None
+    before = audit_model(before_bytes, Path(args.before).name) if before_bytes else None
+    if args.format == "json":
+        doc = after.to_dict() if before is None else {"before": before.to_dict(),
+                                                      "after": after.to_dict()}
+        print(json.dumps(doc, indent=2))
+    else:
+        print(after.to_markdown(before))
+    if args.plot:
+        models = ([(f"before ({Path(args.before).name})", before_bytes)] if before_bytes
+                  else []) + [(f"after ({Path(args.model).name})" if before_bytes
+                               else Path(args.model).name, after_bytes)]
+        try:
+            png = plot_histograms(models, args.plot_tensor)
+        except KeyError as e:
+            raise RefimplError(str(e.args[0])) from None
+        _write_atomic(Path(args.plot), png, args.force)
+        print(f"wrote {args.plot}", file=sys.stderr if args.format == "json" else sys.stdout)
+    return 0
+
+
+def _add_compress_parsers(sub) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("model")
+    common.add_argument("-o", "--output", required=True, help="the rewritten .tflite")
+    common.add_argument("--force", action="store_true",
+                        help="overwrite OUTPUT if it exists (never the input)")
+    common.add_argument("--include-depthwise", action="store_true",
+                        help="also rewrite DEPTHWISE_CONV_2D filters (tfmot never does)")
+    common.add_argument("--ops", help="comma-separated op kinds to rewrite (default: "
+                        "CONV_2D,FULLY_CONNECTED,TRANSPOSE_CONV)")
+
+    pr = sub.add_parser("prune", parents=[common], help="magnitude-prune the weight "
+                        "tensors of a .tflite (tfmot's masks, post-training)")
+    pr.add_argument("--sparsity", type=float, default=0.5, help="fraction of zeros per tensor")
+    shape = pr.add_mutually_exclusive_group()
+    shape.add_argument("--block", help="block sparsity RxC on the Keras (in, out) kernel, "
+                       "e.g. 1x4 (FULLY_CONNECTED only, as tfmot)")
+    shape.add_argument("--m-by-n", dest="m_by_n", help="structured sparsity, e.g. 2:4 "
+                       "(2 zeros in every 4 input-channel weights)")
+    pr.add_argument("--pooling", choices=("AVG", "MAX"), default="AVG",
+                    help="block pooling type")
+    pr.set_defaults(func=cmd_prune)
+
+    cl = sub.add_parser("cluster", parents=[common], help="cluster the weight tensors of "
+                        "a .tflite into k values (tfmot's centroids, post-training)")
+    cl.add_argument("--clusters", type=int, default=16)
+    cl.add_argument("--per-channel", action="store_true",
+                    help="k centroids per output channel (int8: on the stored integers)")
+    cl.add_argument("--init", choices=("kmeans++", "linear", "density", "random"),
+                    default="kmeans++", help="centroid initialisation (tfmot's)")
+    cl.add_argument("--seed", type=int, help="kmeans++: Philox seed (default 9, tfmot's); "
+                    "random: NumPy seed (default 0)")
+    cl.add_argument("--preserve-sparsity", action="store_true",
+                    help="keep zeros at zero (a pinned zero centroid)")
+    cl.add_argument("--lloyd", type=int, default=0, metavar="N",
+                    help="Lloyd iterations after the initialisation (default 0 = tfmot "
+                    "without fine-tuning)")
+    cl.set_defaults(func=cmd_cluster)
+
+    sz = sub.add_parser("sizes", help="compression audit: zeros, patterns, distinct values, "
+                        "LUT bits, raw and gzip bytes per weight tensor and buffer")
+    sz.add_argument("model")
+    sz.add_argument("--before", help="the model before optimisation, for a comparison")
+    sz.add_argument("--format", choices=("md", "json"), default="md")
+    sz.add_argument("--plot-tensor", help="tensor name (or unique part of it) to plot")
+    sz.add_argument("--plot", help="PNG histogram of that tensor (before and after)")
+    sz.add_argument("--force", action="store_true", help="overwrite --plot if it exists")
+    sz.set_defaults(func=cmd_sizes)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="refimpl", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -180,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--models", help="comma-separated zoo model names (default: all)")
     z.add_argument("--samples", type=int, default=100, help="held-out samples per variant")
     z.set_defaults(func=cmd_zoo)
+    _add_compress_parsers(sub)
     return p
 
 

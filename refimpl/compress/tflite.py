@@ -164,7 +164,7 @@ def _op_name(op: tfs.OperatorSpec) -> str:
 def _skip_reason(spec: tfs.ModelSpec, sg: int, index: int, op: tfs.OperatorSpec,
                  name: str) -> str | None:
     t = spec.subgraphs[sg].tensors[index]
-    if not spec.buffers[t.buffer].data:
+    if not spec.buffers[t.buffer].data or t.is_variable:
         return "not a constant"
     if name == "FULLY_CONNECTED" and getattr(op.options, "weights_format", 0):
         return "shuffled FULLY_CONNECTED weights"
