@@ -38,6 +38,24 @@ LITERT_CRASHES = {
     "keyword_scrambled_8bit": "TFLM",  # refimpl's message says the variant is TFLM-only
 }
 
+_LEAKY = ("TFLM (the x86 wheel) computes LEAKY_RELU's two multipliers, s_in*alpha/s_out and "
+          "s_in/s_out, in double; LiteRT computes them in float32. The Q0.31 multipliers then "
+          "differ in their last ~6 bits (leaky_relu3: 1536789376 vs 1536789340), which moves "
+          "an output by one only where the exact scaled value sits within ~1e-7 of a .5 "
+          "rounding boundary (leaky_relu3, input 10878: 25948.50112 vs 25948.49990).")
+#: every model where TFLM and LiteRT BUILTIN_REF disagree, with the reason; a new
+#: divergence fails the suite until it is understood and listed here.
+KNOWN_TFLM_VS_REF = {
+    "seanet/leaky_relu3": _LEAKY,
+    "seanet/leaky_relu11": _LEAKY,
+    "seanet/leaky_relu18": _LEAKY,
+    "seanet/leaky_relu19": _LEAKY,
+    "trained_lstm": "float32 LSTM: TFLM has its own LSTM implementation (micro/kernels/"
+                    "lstm_eval.cc) whose float gate arithmetic differs from LiteRT's "
+                    "lstm_eval.cc in evaluation order; ~1e-7 absolute differences from the "
+                    "first gate on (refimpl reproduces each under its flavour).",
+}
+
 _TFLM_VS_REF: dict[str, str] = {}
 
 
@@ -60,7 +78,8 @@ def _write_tflm_report():
         lines = ["# Corpus: TFLM vs LiteRT BUILTIN_REF", "",
                  "Models where the two runtimes' outputs differ (refimpl reproduces each "
                  "under its own flavour).", ""]
-        lines += [f"## {k}\n\n{v}\n" for k, v in sorted(_TFLM_VS_REF.items())]
+        lines += [f"## {k}\n\nWhy: {KNOWN_TFLM_VS_REF.get(k, 'UNEXPLAINED')}\n\n{v}\n"
+                  for k, v in sorted(_TFLM_VS_REF.items())]
         (out / "corpus_tflm_vs_litert_ref.md").write_text("\n".join(lines))
 
 
@@ -116,6 +135,9 @@ def _check_model(name, content, inputs, litert_ref, tflm):
                           micro.tensors, ref.tensors)
         if not vs.bit_exact:
             _TFLM_VS_REF[name] = vs.to_markdown()
+            assert name in KNOWN_TFLM_VS_REF, f"unexplained TFLM divergence:\n{vs.to_markdown()}"
+        else:
+            assert name not in KNOWN_TFLM_VS_REF, f"{name}: listed divergence is gone"
 
 
 @pytest.mark.parametrize("model", EXAMPLES, ids=lambda m: m.name)

@@ -30,3 +30,19 @@ def test_upstream_hello_world_is_identical_in_refimpl_and_tflm(name):
         assert run.x_q.dtype == np.int8 and run.y_refimpl.dtype == np.int8
     plot = plot_hello_world({name: run}, repo_root() / "reports" / f"{name}.png")
     assert plot.stat().st_size > 10_000
+
+
+def test_zoo_sine_model_is_identical_in_refimpl_and_tflm():
+    from compare.zoo.registry import zoo_model
+
+    runs = {}
+    for variant in ("int8", "float32"):
+        run = run_hello_world(zoo_model("sine", variant))
+        assert run.identical, np.flatnonzero(run.y_refimpl != run.y_tflm)[:10]
+        assert np.abs(run.y_float - np.sin(run.x)).max() < 0.35  # short training, noisy data
+        runs[f"zoo sine {variant}"] = run
+    upstream = UPSTREAM["hello_world_int8"]
+    if upstream.exists():
+        runs["upstream hello_world_int8"] = run_hello_world(upstream.read_bytes())
+    plot = plot_hello_world(runs, repo_root() / "reports" / "hello_world_sine_models.png")
+    assert plot.stat().st_size > 10_000
