@@ -21,6 +21,8 @@ cases and weights. What is asserted:
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -39,8 +41,11 @@ from refimpl.compress import (
 )
 from refimpl.compress.centroids import density_based_centroids, linear_centroids
 
-pytest.importorskip("tf_keras", reason="tfmot 0.8.1 needs tf_keras")
-pytest.importorskip("tensorflow_model_optimization", reason="needs tfmot")
+# Only look the packages up: importing tf_keras / tfmot in this process would make
+# tf.keras Keras 2 for every later test (tfmot runs in a child, compare/tfmot_ref.py).
+for _module in ("tf_keras", "tensorflow_model_optimization"):
+    if importlib.util.find_spec(_module) is None:
+        pytest.skip(f"needs {_module}", allow_module_level=True)
 
 LAYER_KIND = {"conv1": "Conv2D", "conv2": "Conv2D", "dense1": "Dense", "dense2": "Dense"}
 SEED_CNN_KINDS = ("Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense")
