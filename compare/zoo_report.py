@@ -161,29 +161,32 @@ def to_markdown(rows: list[ZooRow]) -> str:
 
 
 def plot(rows: list[ZooRow], path: Path) -> Path:
-    """Size (gzip) against accuracy, one point per classification variant."""
+    """Size (gzip) against accuracy: one panel per classification model, a point per variant."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 6))
-    for model in sorted({r.model for r in rows}):
-        pts = [r for r in rows if r.model == model and r.metric == "accuracy"
-               and r.refimpl is not None and r.gzip_size]
-        if not pts:
-            continue
-        ax.scatter([r.gzip_size / 1024 for r in pts], [r.refimpl for r in pts], label=model)
+    models = sorted({r.model for r in rows if r.metric == "accuracy" and r.refimpl is not None})
+    cols = 2
+    nrows = max(1, (len(models) + cols - 1) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(12, 3.6 * nrows), squeeze=False)
+    for ax, model in zip(axes.flat, models):
+        pts = [r for r in rows if r.model == model and r.refimpl is not None and r.gzip_size]
+        ax.scatter([r.gzip_size / 1024 for r in pts], [r.refimpl for r in pts], s=14)
         for r in pts:
             ax.annotate(r.variant, (r.gzip_size / 1024, r.refimpl), fontsize=6,
-                        xytext=(2, 2), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_xlabel("gzip -9 size (KiB, log scale)")
-    ax.set_ylabel("held-out accuracy (refimpl)")
-    ax.set_title("Zoo variants: zipped size vs accuracy")
-    ax.legend(fontsize=8)
+                        xytext=(3, 2), textcoords="offset points", rotation=20)
+        ax.set_xscale("log")
+        ax.set_title(model, fontsize=10)
+        ax.set_xlabel("gzip -9 size (KiB, log)", fontsize=8)
+        ax.set_ylabel("held-out accuracy", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(models):]:
+        ax.axis("off")
+    fig.suptitle("Zoo variants: zipped size vs accuracy (refimpl)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
