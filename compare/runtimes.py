@@ -9,6 +9,8 @@ name               what runs                                                   i
 =================  ==========================================================  =========
 refimpl            ``refimpl.Interpreter(flavor="tflite-ref")``                no
 refimpl-tflm       ``refimpl.Interpreter(flavor="tflm")``                      no
+refimpl-builtin    ``refimpl.Interpreter(flavor="tflite-builtin")``            no
+refimpl-xnnpack    ``refimpl.Interpreter(flavor="xnnpack")``                   no
 litert-ref         LiteRT, ``OpResolverType.BUILTIN_REF`` (reference kernels)  yes
 litert-builtin     LiteRT, ``BUILTIN_WITHOUT_DEFAULT_DELEGATES`` (optimized)   no
 litert-xnnpack     LiteRT, ``AUTO`` (optimized + XNNPACK delegate)             no
@@ -56,6 +58,7 @@ from ._child import shutdown_workers, signal_name, worker_for
 
 __all__ = [
     "RUNTIMES",
+    "REFIMPL_FOR",
     "ISOLATED_BY_DEFAULT",
     "get_runtime",
     "shutdown_workers",
@@ -482,10 +485,20 @@ class IsolatedRuntime:
 RUNTIMES: dict[str, Callable[..., Any]] = {
     "refimpl": lambda **kw: RefimplRuntime("refimpl", "tflite-ref", **kw),
     "refimpl-tflm": lambda **kw: RefimplRuntime("refimpl-tflm", "tflm", **kw),
+    "refimpl-builtin": lambda **kw: RefimplRuntime("refimpl-builtin", "tflite-builtin", **kw),
+    "refimpl-xnnpack": lambda **kw: RefimplRuntime("refimpl-xnnpack", "xnnpack", **kw),
     "litert-ref": lambda **kw: LiteRTRuntime("litert-ref", **kw),
     "litert-builtin": lambda **kw: LiteRTRuntime("litert-builtin", **kw),
     "litert-xnnpack": lambda **kw: LiteRTRuntime("litert-xnnpack", **kw),
     "tflm": lambda **kw: MicroRuntime("tflm", **kw),
+}
+
+#: The refimpl runtime that reproduces each real runtime, and back.
+REFIMPL_FOR: dict[str, str] = {
+    "litert-ref": "refimpl",
+    "litert-builtin": "refimpl-builtin",
+    "litert-xnnpack": "refimpl-xnnpack",
+    "tflm": "refimpl-tflm",
 }
 
 # Runtimes that can abort the process on converter-valid models run in a child by default.

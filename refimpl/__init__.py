@@ -16,7 +16,7 @@ from .errors import (  # noqa: E402
     StateError,
     UnsupportedOpError,
 )
-from .flavors import FLAVORS, TFLITE_REF, TFLM, Flavor  # noqa: E402
+from .flavors import FLAVORS, TFLITE_BUILTIN, TFLITE_REF, TFLM, XNNPACK, Flavor  # noqa: E402
 
 
 def __getattr__(name: str):
@@ -33,6 +33,8 @@ __all__ = [
     "Flavor",
     "FLAVORS",
     "TFLITE_REF",
+    "TFLITE_BUILTIN",
+    "XNNPACK",
     "TFLM",
     "RefimplError",
     "ModelError",

@@ -19,11 +19,28 @@ Requantization variants (the "MBQM" evaluators of arithmetic.md §1.4):
     reference FULLY_CONNECTED since 2025.
 ``XNN_FP32`` (F)
     float32 scale, float32 product, round half to even; XNNPACK.
+
+The four flavours and the runtimes they reproduce:
+
+================  ==================================================================
+``tflite-ref``    LiteRT ``OpResolverType.BUILTIN_REF`` (reference kernels; default)
+``tflite-builtin`` LiteRT ``BUILTIN_WITHOUT_DEFAULT_DELEGATES`` (optimized x86 kernels)
+``xnnpack``       LiteRT ``AUTO``: XNNPACK's arithmetic for the nodes the delegate
+                  accepts (its own checks, decided per node in Prepare), the rest as
+                  ``tflite-builtin``
+``tflm``          TFLite Micro's reference kernels (the ``tflite-micro`` x86 wheel)
+================  ==================================================================
+
+Kernels ask the flavour in two ways: the requantization fields below
+(``conv_requant``...) and the family flags (:attr:`Flavor.tflm`,
+:attr:`Flavor.optimized`, :attr:`Flavor.xnnpack`); an op-specific choice is decided in
+the op's own module from those flags, and its docstring says which runtime does what.
+``refimpl fingerprint`` checks, op by op, that each flavour still matches its runtime.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 
@@ -50,15 +67,23 @@ class Flavor:
     Attributes
     ----------
     name : str
-        ``"tflite-ref"``, ``"tflm"``, ...
+        ``"tflite-ref"``, ``"tflite-builtin"``, ``"xnnpack"``, ``"tflm"`` (or a custom
+        name for an experiment built with :meth:`with_changes`).
     conv_requant : Requant
-        CONV_2D and DEPTHWISE_CONV_2D int8 requantization.
+        CONV_2D and DEPTHWISE_CONV_2D int8 requantization (for ``xnnpack``: the
+        fallback used when the delegate refuses the node).
     fc_requant : Requant
-        FULLY_CONNECTED int8 requantization.
+        FULLY_CONNECTED int8 requantization (same remark).
     mul_multiplier : Precision
         Precision of ``s1 * s2 / s_out`` for MUL.
     relu_multiplier : Precision
         Precision of ``s_in / s_out`` for standalone RELU / RELU6 / LEAKY_RELU.
+    family : str
+        ``"tflite"`` (LiteRT kernels) or ``"tflm"`` (TFLite Micro's op glue).
+    optimized : bool
+        LiteRT's optimized kernels (``BUILTIN``) rather than the reference ones.
+    xnnpack : bool
+        Nodes the XNNPACK delegate accepts use XNNPACK's arithmetic.
     """
 
     name: str
@@ -66,6 +91,18 @@ class Flavor:
     fc_requant: Requant = Requant.FLOAT64
     mul_multiplier: Precision = Precision.F32
     relu_multiplier: Precision = Precision.F32
+    family: str = "tflite"
+    optimized: bool = False
+    xnnpack: bool = False
+
+    @property
+    def tflm(self) -> bool:
+        """True for TFLite Micro's arithmetic."""
+        return self.family == "tflm"
+
+    def with_changes(self, name: str, **changes: object) -> Flavor:
+        """A renamed copy with other fields, for experiments (e.g. ``fc_requant``)."""
+        return replace(self, name=name, **changes)  # type: ignore[arg-type]
 
     def __str__(self) -> str:
         return self.name
@@ -73,6 +110,27 @@ class Flavor:
 
 #: LiteRT with ``OpResolverType.BUILTIN_REF`` (the default flavour).
 TFLITE_REF = Flavor("tflite-ref")
+
+#: LiteRT's optimized x86 kernels (``BUILTIN_WITHOUT_DEFAULT_DELEGATES``): ruy /
+#: NEON_2_SSE requantization (D) for CONV/DEPTHWISE/FC int8, and the op-specific
+#: optimized routines each kernel module documents (arithmetic.md §6, column OPT).
+TFLITE_BUILTIN = Flavor(
+    "tflite-builtin",
+    conv_requant=Requant.NEON,
+    fc_requant=Requant.NEON,
+    optimized=True,
+)
+
+#: LiteRT ``AUTO``: the XNNPACK delegate's arithmetic (F) for every node it accepts,
+#: otherwise exactly :data:`TFLITE_BUILTIN` (partial delegation leaves the other nodes
+#: to the optimized kernels). The fields below are that fallback.
+XNNPACK = Flavor(
+    "xnnpack",
+    conv_requant=Requant.NEON,
+    fc_requant=Requant.NEON,
+    optimized=True,
+    xnnpack=True,
+)
 
 #: TensorFlow Lite Micro's reference kernels (the ``tflite-micro`` x86 wheel).
 #: FULLY_CONNECTED keeps fixed-point double rounding; MUL and RELU multipliers are
@@ -82,9 +140,18 @@ TFLM = Flavor(
     fc_requant=Requant.DOUBLE_ROUNDING,
     mul_multiplier=Precision.F64,
     relu_multiplier=Precision.F64,
+    family="tflm",
 )
 
-FLAVORS: dict[str, Flavor] = {f.name: f for f in (TFLITE_REF, TFLM)}
+FLAVORS: dict[str, Flavor] = {f.name: f for f in (TFLITE_REF, TFLITE_BUILTIN, XNNPACK, TFLM)}
+
+#: The LiteRT / TFLM runtime each flavour reproduces (names of :mod:`compare.runtimes`).
+RUNTIME_OF_FLAVOR: dict[str, str] = {
+    "tflite-ref": "litert-ref",
+    "tflite-builtin": "litert-builtin",
+    "xnnpack": "litert-xnnpack",
+    "tflm": "tflm",
+}
 
 
 def get_flavor(name: str | Flavor) -> Flavor:

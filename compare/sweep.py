@@ -1,0 +1,401 @@
+"""Run the single-op sweep: every case on every runtime, against refimpl under that
+runtime's flavour; write the coverage report.
+
+>>> python -m compare.sweep                      # fast subset, all runtimes
+>>> python -m compare.sweep --full --ops CONV_2D,ADD --runtimes litert-xnnpack
+
+Each (case, runtime) pair ends in one :class:`Outcome` status:
+
+``exact``       every element equal (integers; floats bit for bit)
+``tolerated``   float outputs within the case's stated :class:`~compare.cases._common.Tolerance`
+``differs``     a difference — a failure, unless the pair is a :data:`KNOWN_BUGS` entry
+``no-kernel``   the runtime refused the model (no kernel for this op / dtype)
+``refused``     refimpl refused a model the runtime ran — a coverage gap, a failure
+``crashed``     the runtime process died (an abort in Prepare, a segfault)
+``error``       anything else (an adapter bug, a bad case)
+
+The report (``reports/sweep_coverage.md`` / ``.json``) is op x dtype x runtime: cases
+run and % exact, or "no kernel".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .cases import case_modules
+from .cases._common import Case, Tolerance
+
+#: The real runtimes, each compared with refimpl under the flavour named here.
+FLAVOR_OF_RUNTIME: dict[str, str] = {
+    "litert-ref": "tflite-ref",
+    "litert-builtin": "tflite-builtin",
+    "litert-xnnpack": "xnnpack",
+    "tflm": "tflm",
+}
+RUNTIME_NAMES: tuple[str, ...] = tuple(FLAVOR_OF_RUNTIME)
+
+FAST_EXAMPLES = 4   # hypothesis draws per (op, dtype) in the default run
+FULL_EXAMPLES = 60  # ... with --full / --sweep=full
+
+
+@dataclass
+class Outcome:
+    """How one case went on one runtime."""
+
+    case_id: str
+    op: str
+    dtype: str
+    runtime: str
+    flavor: str
+    status: str
+    detail: str = ""
+    elements: int = 0
+    differing: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("exact", "tolerated", "no-kernel")
+
+
+@dataclass(frozen=True)
+class KnownBug:
+    """A runtime bug the sweep reproduces: refimpl's flavour mirrors it, and
+    ``compare/test_sweep.py`` runs the correct arithmetic against the runtime as a
+    strict xfail so that a fix is noticed."""
+
+    runtime: str
+    op: str
+    dtype: str
+    reason: str
+    reproducer: str
+
+
+KNOWN_BUGS: list[KnownBug] = []
+
+
+# ------------------------------------------------------------------------------------
+# Cases
+# ------------------------------------------------------------------------------------
+def drawn_cases(strategy: Any, n: int, seed: int) -> list[Case]:
+    """``n`` cases drawn from a hypothesis strategy, reproducibly for a given seed.
+
+    The strategy is run through ``@given`` with a fixed ``@seed`` and no example
+    database, so the list is the same in every run and on every machine; duplicates
+    (hypothesis likes to repeat its simplest example) are dropped by id.
+    """
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
+
+    out: dict[str, Case] = {}
+
+    @hseed(seed)
+    @settings(max_examples=n, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), phases=("generate",))
+    @given(strategy)
+    def collect(case: Case) -> None:
+        out.setdefault(case.id, case)
+
+    collect()
+    return list(out.values())
+
+
+def all_cases(full: bool = False, ops: Iterable[str] | None = None, seed: int = 0,
+              examples: int | None = None) -> list[Case]:
+    """Grid cases plus hypothesis-drawn ones, for every case module (or ``ops``)."""
+    wanted = {o.upper() for o in ops} if ops else None
+    n = examples if examples is not None else (FULL_EXAMPLES if full else FAST_EXAMPLES)
+    cases: list[Case] = []
+    for mod in case_modules():
+        names = set(getattr(mod, "OPS", ())) | ({mod.OP} if hasattr(mod, "OP") else set())
+        if wanted is not None and not names & wanted:
+            continue
+        cases.extend(mod.grid(full))
+        strategies = getattr(mod, "strategies", None)
+        if strategies is not None:
+            for dtype, strategy in sorted(strategies().items()):
+                cases.extend(drawn_cases(strategy, n, seed + _stable_hash(f"{mod.__name__}/{dtype}")))
+    if wanted is not None:
+        cases = [c for c in cases if c.op in wanted]
+    seen: dict[str, Case] = {}
+    for c in cases:
+        if c.id in seen:
+            raise ValueError(f"duplicate sweep case id {c.id}")
+        seen[c.id] = c
+    return cases
+
+
+def _stable_hash(text: str) -> int:
+    return int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little") % 100_003
+
+
+# ------------------------------------------------------------------------------------
+# Running and comparing
+# ------------------------------------------------------------------------------------
+_RUNTIMES: dict[str, Any] = {}
+
+
+def runtime(name: str) -> Any:
+    """One runtime object per name for the whole process (children are reused)."""
+    if name not in _RUNTIMES:
+        from .runtimes import get_runtime
+
+        _RUNTIMES[name] = get_runtime(name)
+    return _RUNTIMES[name]
+
+
+def run_refimpl(case: Case, flavor: str) -> tuple[list[np.ndarray] | None, str]:
+    """refimpl's outputs under ``flavor``, or (None, why it refused)."""
+    import refimpl
+    from refimpl.errors import RefimplError
+
+    try:
+        interp = refimpl.Interpreter(model_content=case.model, flavor=flavor)
+        interp.allocate_tensors()
+        for detail, x in zip(interp.get_input_details(), case.inputs):
+            interp.set_tensor(detail["index"], x)
+        interp.invoke()
+        return [interp.get_tensor(d["index"]) for d in interp.get_output_details()], ""
+    except RefimplError as e:
+        return None, f"{type(e).__name__}: {e}"
+
+
+def op_data_text(case: Case, flavor: str) -> str:
+    """refimpl's precomputed OpData of the case's operator under ``flavor``."""
+    import refimpl
+
+    try:
+        interp = refimpl.Interpreter(model_content=case.model, flavor=flavor)
+        interp.allocate_tensors()
+        return repr(interp.op_data(0))
+    except Exception as e:  # the text is for a failure message only
+        return f"(no op data: {type(e).__name__}: {e})"
+
+
+def _ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance in float32 units in the last place (same-sign ordering of the bits)."""
+    ia = a.astype(np.float32).view(np.int32).astype(np.int64)
+    ib = b.astype(np.float32).view(np.int32).astype(np.int64)
+    ia = np.where(ia < 0, -(2**31) - ia, ia)
+    ib = np.where(ib < 0, -(2**31) - ib, ib)
+    return np.abs(ia - ib)
+
+
+def compare_outputs(ours: Sequence[np.ndarray], theirs: Sequence[np.ndarray],
+                    tol: Tolerance | None) -> tuple[str, str, int, int]:
+    """(status, first-difference text, elements, differing) for two output lists."""
+    if len(ours) != len(theirs):
+        return "differs", f"{len(ours)} outputs vs {len(theirs)}", 0, 0
+    total = differing = 0
+    tolerated = False
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return ("differs", f"output {k}: refimpl {a.dtype}{list(a.shape)} vs runtime "
+                    f"{b.dtype}{list(b.shape)}", total, differing)
+        total += a.size
+        if a.dtype.kind == "f":
+            same = (a == b) | (np.isnan(a) & np.isnan(b))
+        else:
+            same = a == b
+        if same.all():
+            continue
+        bad = ~same
+        if a.dtype.kind == "f" and tol is not None:
+            ok = (np.abs(a.astype(np.float64) - b.astype(np.float64)) <= tol.atol) | (
+                _ulp_distance(a, b) <= tol.ulps)
+            if (ok | same).all():
+                tolerated = True
+                continue
+            bad = ~(ok | same)
+        n_bad = int(bad.sum())
+        differing += n_bad
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        return ("differs", f"output {k}: {n_bad}/{a.size} elements differ; first at "
+                f"{list(idx)}: refimpl {a[idx]!r} vs runtime {b[idx]!r}", total, differing)
+    return ("tolerated" if tolerated else "exact"), "", total, differing
+
+
+def check(case: Case, runtime_name: str) -> Outcome:
+    """Run ``case`` on the runtime and on refimpl under its flavour; compare."""
+    flavor = FLAVOR_OF_RUNTIME[runtime_name]
+    out = Outcome(case.id, case.op, case.dtype, runtime_name, flavor, "error")
+    if case.runtimes is not None and runtime_name not in case.runtimes:
+        out.status, out.detail = "no-kernel", "case not meant for this runtime"
+        return out
+    res = runtime(runtime_name).run(case.model, list(case.inputs))
+    if res.status == "unsupported":
+        out.status, out.detail = "no-kernel", res.message.splitlines()[0] if res.message else ""
+        return out
+    if res.status != "ok":
+        out.status, out.detail = res.status, res.message
+        return out
+    ours, why = run_refimpl(case, flavor)
+    if ours is None:
+        out.status, out.detail = "refused", why
+        return out
+    status, text, out.elements, out.differing = compare_outputs(
+        ours, res.outputs, case.tolerance.get(runtime_name))
+    out.status = status
+    if status == "differs":
+        out.detail = failure_text(case, runtime_name, text)
+    elif status == "tolerated":
+        out.detail = case.tolerance[runtime_name].reason
+    return out
+
+
+def failure_text(case: Case, runtime_name: str, first: str) -> str:
+    """Everything needed to start debugging one differing case."""
+    flavor = FLAVOR_OF_RUNTIME[runtime_name]
+    lines = [
+        f"{case.id} on {runtime_name} (refimpl flavor={flavor!r})",
+        f"params: {dict(case.params)}",
+        first,
+        f"refimpl OpData ({flavor}): {op_data_text(case, flavor)}",
+    ]
+    if flavor != "tflite-ref":
+        lines.append(f"refimpl OpData (tflite-ref): {op_data_text(case, 'tflite-ref')}")
+    return "\n".join(lines)
+
+
+def known_bug(case: Case, runtime_name: str) -> KnownBug | None:
+    for bug in KNOWN_BUGS:
+        if (bug.runtime, bug.op, bug.dtype) == (runtime_name, case.op, case.dtype):
+            return bug
+    return None
+
+
+# ------------------------------------------------------------------------------------
+# Coverage report
+# ------------------------------------------------------------------------------------
+def coverage(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """op -> dtype -> runtime -> counts; plus the list of op x dtype pairs covered."""
+    table: dict[str, dict[str, dict[str, dict[str, int]]]] = {}
+    for o in outcomes:
+        cell = table.setdefault(o.op, {}).setdefault(o.dtype, {}).setdefault(o.runtime, {})
+        cell[o.status] = cell.get(o.status, 0) + 1
+    pairs = sorted((op, dt) for op, d in table.items() for dt in d)
+    return {"pairs": len(pairs), "table": table}
+
+
+def _cell(counts: dict[str, int] | None) -> str:
+    if not counts:
+        return "–"
+    run = sum(v for k, v in counts.items() if k != "no-kernel")
+    if run == 0:
+        return "no kernel"
+    good = counts.get("exact", 0) + counts.get("tolerated", 0)
+    text = f"{run}: {100.0 * counts.get('exact', 0) / run:.0f}% exact"
+    if counts.get("tolerated"):
+        text += f", {counts['tolerated']} within tolerance"
+    if good < run:
+        bad = {k: v for k, v in counts.items() if k not in ("exact", "tolerated", "no-kernel")}
+        text += " (" + ", ".join(f"{v} {k}" for k, v in sorted(bad.items())) + ")"
+    return text
+
+
+def write_report(outcomes: Sequence[Outcome], out_dir: Path, *, mode: str,
+                 seconds: float) -> tuple[Path, Path]:
+    """Write ``sweep_coverage.md`` and ``.json`` atomically into ``out_dir``."""
+    from .zoo.cache import atomic_write_bytes
+
+    cov = coverage(outcomes)
+    runtimes = [r for r in RUNTIME_NAMES if any(o.runtime == r for o in outcomes)]
+    lines = [
+        "# Single-op sweep: coverage and bit-exactness",
+        "",
+        f"Mode: {mode}; {len({o.case_id for o in outcomes})} cases, {len(outcomes)} "
+        f"(case, runtime) runs in {seconds:.0f} s; **{cov['pairs']} op x dtype pairs**.",
+        "Each cell: cases the runtime ran, and the share equal to refimpl under that "
+        "runtime's flavour on every element. \"no kernel\": the runtime refused every case.",
+        "",
+        "| op | dtype | " + " | ".join(f"{r} ({FLAVOR_OF_RUNTIME[r]})" for r in runtimes) + " |",
+        "|---|---|" + "---|" * len(runtimes),
+    ]
+    for op in sorted(cov["table"]):
+        for dt in sorted(cov["table"][op]):
+            cells = [_cell(cov["table"][op][dt].get(r)) for r in runtimes]
+            lines.append(f"| {op} | {dt} | " + " | ".join(cells) + " |")
+    failures = [o for o in outcomes if not o.passed]
+    if failures:
+        lines += ["", "## Not passing", ""]
+        for o in failures:
+            bug = KNOWN_BUGS and known_bug_by_outcome(o)
+            tag = f" — known runtime bug: {bug.reason}" if bug else ""
+            lines.append(f"- `{o.case_id}` on {o.runtime}: {o.status}{tag}")
+            lines += [f"    {line}" for line in o.detail.splitlines()[:6]]
+    tolerated = sorted({(o.op, o.dtype, o.runtime, o.detail) for o in outcomes
+                        if o.status == "tolerated"})
+    if tolerated:
+        lines += ["", "## Float tolerances in use (and why)", ""]
+        lines += [f"- {op} {dt} on {rt}: {why}" for op, dt, rt, why in tolerated]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / "sweep_coverage.md"
+    js = out_dir / "sweep_coverage.json"
+    atomic_write_bytes(md, ("\n".join(lines) + "\n").encode())
+    atomic_write_bytes(js, json.dumps({"mode": mode, "seconds": seconds, **cov,
+                                       "outcomes": [asdict(o) for o in outcomes]},
+                                      indent=1).encode())
+    return md, js
+
+
+def known_bug_by_outcome(o: Outcome) -> KnownBug | None:
+    for bug in KNOWN_BUGS:
+        if (bug.runtime, bug.op, bug.dtype) == (o.runtime, o.op, o.dtype):
+            return bug
+    return None
+
+
+def run_sweep(cases: Sequence[Case], runtimes: Sequence[str], *,
+              progress: bool = True) -> list[Outcome]:
+    """Check every case on every runtime, printing progress to stderr."""
+    outcomes: list[Outcome] = []
+    total = len(cases) * len(runtimes)
+    t0 = time.perf_counter()
+    for i, case in enumerate(cases):
+        for rt in runtimes:
+            outcomes.append(check(case, rt))
+        if progress and (i % 10 == 9 or i == len(cases) - 1):
+            done = (i + 1) * len(runtimes)
+            bad = sum(not o.passed for o in outcomes)
+            print(f"\r[sweep] {done}/{total} runs, {bad} not passing, "
+                  f"{time.perf_counter() - t0:.0f} s", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    return outcomes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m compare.sweep", description=__doc__.split("\n")[0])
+    p.add_argument("--full", action="store_true", help="the full sweep (default: fast subset)")
+    p.add_argument("--ops", help="comma-separated op names (default: all)")
+    p.add_argument("--runtimes", default=",".join(RUNTIME_NAMES))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--examples", type=int, help="hypothesis draws per (op, dtype)")
+    p.add_argument("--out", default="reports", help="report directory")
+    a = p.parse_args(argv)
+    cases = all_cases(a.full, a.ops.split(",") if a.ops else None, a.seed, a.examples)
+    runtimes = [r.strip() for r in a.runtimes.split(",") if r.strip()]
+    unknown = set(runtimes) - set(RUNTIME_NAMES)
+    if unknown:
+        p.error(f"unknown runtimes {sorted(unknown)}; known: {', '.join(RUNTIME_NAMES)}")
+    t0 = time.perf_counter()
+    outcomes = run_sweep(cases, runtimes)
+    md, js = write_report(outcomes, Path(a.out), mode="full" if a.full else "fast",
+                          seconds=time.perf_counter() - t0)
+    bad = [o for o in outcomes if not o.passed and not known_bug_by_outcome(o)]
+    print(f"{len(cases)} cases x {len(runtimes)} runtimes; {len(bad)} not passing; "
+          f"report: {md}, {js}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
