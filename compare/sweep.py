@@ -120,7 +120,7 @@ def all_cases(full: bool = False, ops: Iterable[str] | None = None, seed: int = 
             continue
         cases.extend(mod.grid(full))
         strategies = getattr(mod, "strategies", None)
-        if strategies is not None:
+        if strategies is not None and n > 0:
             for dtype, strategy in sorted(strategies().items()):
                 cases.extend(drawn_cases(strategy, n, seed + _stable_hash(f"{mod.__name__}/{dtype}")))
     if wanted is not None:
@@ -150,6 +150,18 @@ def runtime(name: str) -> Any:
 
         _RUNTIMES[name] = get_runtime(name)
     return _RUNTIMES[name]
+
+
+_RESULTS: dict[tuple[str, str], Any] = {}
+
+
+def run_runtime(case: Case, runtime_name: str) -> Any:
+    """The runtime's :class:`~compare.runtimes.RunResult` for ``case``, memoised per
+    process (the sweep and the fingerprint look at the same runs)."""
+    key = (case.id, runtime_name)
+    if key not in _RESULTS:
+        _RESULTS[key] = runtime(runtime_name).run(case.model, list(case.inputs))
+    return _RESULTS[key]
 
 
 def run_refimpl(case: Case, flavor: str) -> tuple[list[np.ndarray] | None, str]:
@@ -231,7 +243,7 @@ def check(case: Case, runtime_name: str) -> Outcome:
     if case.runtimes is not None and runtime_name not in case.runtimes:
         out.status, out.detail = "no-kernel", "case not meant for this runtime"
         return out
-    res = runtime(runtime_name).run(case.model, list(case.inputs))
+    res = run_runtime(case, runtime_name)
     if res.status == "unsupported":
         out.status, out.detail = "no-kernel", res.message.splitlines()[0] if res.message else ""
         return out

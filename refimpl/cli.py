@@ -151,6 +151,28 @@ def cmd_zoo(args: argparse.Namespace) -> int:
     return zoo_main(models, args.samples)
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit import audit
+    from .fileio import atomic_write
+
+    out_dir = Path(args.out) if args.out else None
+    data = np.load(args.data) if args.data else None
+    report = audit(args.model, float_model=args.float, data=data,
+                   runtime=None if args.runtime == "none" else args.runtime,
+                   with_tflm=not args.no_tflm, plot_dir=out_dir if args.float else None)
+    text = report.to_json() if args.format == "json" else report.to_markdown()
+    if out_dir is None:
+        print(text)
+    else:
+        name = "audit." + ("json" if args.format == "json" else "md")
+        try:
+            atomic_write(out_dir / name, text, overwrite=args.force)
+        except FileExistsError as e:
+            raise RefimplError(f"{e}; pass --force to overwrite") from None
+        print(f"wrote {out_dir / name}")
+    return 0 if report.count("error") == 0 else 1
+
+
 # --------------------------------------------------------------------------------------
 # prune, cluster, sizes (numpy only; the plot needs matplotlib)
 # --------------------------------------------------------------------------------------
@@ -332,11 +354,41 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--models", help="comma-separated zoo model names (default: all)")
     z.add_argument("--samples", type=int, default=100, help="held-out samples per variant")
     z.set_defaults(func=cmd_zoo)
+    a = sub.add_parser("audit", help="lint the quantization spec, predict runtime problems, "
+                       "per-layer error against a float twin, memory estimate")
+    a.add_argument("model")
+    a.add_argument("--float", help="the float twin of MODEL (enables per-layer error)")
+    a.add_argument("--data", help=".npy of float inputs for the error section")
+    a.add_argument("--format", choices=("md", "json"), default="md")
+    a.add_argument("--out", help="directory for audit.md/.json and the per-layer plots "
+                   "(default: print the report)")
+    a.add_argument("--force", action="store_true", help="overwrite an existing report")
+    a.add_argument("--runtime", default="litert-builtin",
+                   help="runtime for the implementation-error column, or 'none'")
+    a.add_argument("--no-tflm", action="store_true", help="skip TFLM's arena measurement")
+    a.set_defaults(func=cmd_audit)
+    for name, text in _PASS_THROUGH.items():
+        sub.add_parser(name, help=text, add_help=False)  # options: refimpl NAME --help
     _add_compress_parsers(sub)
     return p
 
 
+#: Subcommands whose options live in a compare module (they need the [all] extra).
+_PASS_THROUGH = {
+    "sweep": "single-op sweep on every runtime under its flavour; writes "
+             "reports/sweep_coverage.md/.json (compare.sweep)",
+    "fingerprint": "detect which arithmetic each installed runtime uses per op; writes "
+                   "the table shown in docs/fingerprint.md (compare.fingerprint)",
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _PASS_THROUGH:
+        import importlib
+
+        module = importlib.import_module(f"compare.{argv[0]}")
+        return int(module.main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
