@@ -44,6 +44,7 @@ that has TF/LiteRT threads running and never re-imports the caller's ``__main__`
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -297,6 +298,10 @@ class _InProcess:
         """Status of a failure while building/allocating (default: the model is refused)."""
         return "unsupported"
 
+    def _invoke_status(self, exc: BaseException) -> Status:
+        """Status of a failure after loading (default: an error, not a refusal)."""
+        return "error"
+
     def run(
         self, model: bytes, inputs: Sequence[np.ndarray], *, intermediates: bool = False
     ) -> RunResult:
@@ -328,6 +333,7 @@ class _InProcess:
             except _InputMismatch as e:
                 result.message = f"inputs do not fit the model: {e}"
             except Exception as e:  # an invoke failure or an adapter bug: keep the trace
+                result.status = self._invoke_status(e)
                 result.message = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
             result.seconds = time.perf_counter() - t0
         result.log = cap.text
@@ -377,6 +383,12 @@ class LiteRTRuntime(_InProcess):
         return make
 
 
+#: What TFLM's kernels print when Eval meets a type they have no code for.
+_TFLM_TYPE_REFUSAL = re.compile(
+    r"not (currently )?supported|currently not supported|supported currently|"
+    r"is not supported", re.IGNORECASE)
+
+
 class MicroRuntime(_InProcess):
     """TFLM through :class:`micro_ref.MicroInterpreter` (fixed shapes: row by row)."""
 
@@ -397,6 +409,15 @@ class MicroRuntime(_InProcess):
         from micro_ref import MicroUnsupportedError
 
         return "unsupported" if isinstance(exc, MicroUnsupportedError) else "error"
+
+    def _invoke_status(self, exc: BaseException) -> Status:
+        """TFLM checks some input types only in Eval ("Type INT16 not currently supported",
+        "Only float32 and int8 are supported currently"): that is a refusal too."""
+        from micro_ref import MicroInvokeError
+
+        if isinstance(exc, MicroInvokeError) and _TFLM_TYPE_REFUSAL.search(str(exc)):
+            return "unsupported"
+        return "error"
 
 
 class RefimplRuntime(_InProcess):
