@@ -68,18 +68,98 @@ class Outcome:
 
 @dataclass(frozen=True)
 class KnownBug:
-    """A runtime bug the sweep reproduces: refimpl's flavour mirrors it, and
-    ``compare/test_sweep.py`` runs the correct arithmetic against the runtime as a
-    strict xfail so that a fix is noticed."""
+    """A runtime bug the sweep reproduces: refimpl's flavour for that runtime mirrors it,
+    so the sweep itself passes; ``compare/test_sweep.py`` then runs the runtime against
+    the *correct* result as a strict xfail, so that a fix is noticed.
+
+    ``cases`` selects the reproducer cases (a substring of the case name, "" = all of
+    that op and dtype); ``correct`` computes the right outputs for a case (default:
+    refimpl under ``tflite-ref``), and ``lsb`` is how far from them an integer output
+    may be and still count as correct (for an ideal computed in float, 1).
+    """
 
     runtime: str
     op: str
     dtype: str
     reason: str
     reproducer: str
+    cases: str = ""
+    correct: Any = None
+    lsb: int = 0
 
 
-KNOWN_BUGS: list[KnownBug] = []
+def _ideal_batch_matmul(case: Case) -> list[np.ndarray]:
+    """BATCH_MATMUL computed in float64 from the real values, rounded once: the result a
+    correct kernel approximates to within one step."""
+    import tflite_schema as tfs
+
+    m = tfs.read_model(case.model)
+    g = m.subgraphs[0]
+    op = g.operators[0]
+    tx, ty, to = (g.tensors[op.inputs[0]], g.tensors[op.inputs[1]], g.tensors[op.outputs[0]])
+
+    def real(t, q):
+        return float(t.quantization.scale[0]) * (q.astype(np.float64)
+                                                  - int(t.quantization.zero_point[0]))
+
+    x = real(tx, case.inputs[0])
+    yq = case.inputs[1] if len(case.inputs) > 1 else m.tensor_data(0, op.inputs[1])
+    y = real(ty, np.asarray(yq))
+    opts = op.builtin_options
+    if opts is not None and getattr(opts, "adj_x", False):
+        x = np.swapaxes(x, -1, -2)
+    if opts is not None and getattr(opts, "adj_y", False):
+        y = np.swapaxes(y, -1, -2)
+    r = np.matmul(x, y) / float(to.quantization.scale[0]) + int(to.quantization.zero_point[0])
+    info = np.iinfo(to.type.numpy_dtype)
+    return [np.clip(np.round(r), info.min, info.max).astype(to.type.numpy_dtype)]
+
+
+_BMM_SHIFT = ("16x8 BATCH_MATMUL with s_x*s_y/s_out >= 256 (shift >= 8): the int64 "
+              "MultiplyByQuantizedMultiplier computes a right shift of 15 - shift < 8 bits "
+              "as a negative count, which x86 masks to 6 bits, so outputs collapse to ~0; "
+              "every runtime shares the reference kernel (refimpl mirrors it: "
+              "arithmetic.multiply_by_quantized_multiplier_int64_x86)")
+_RELU6 = ("TFLM's RELU6 does not requantize: it clamps the raw input to [zp_in, Q_in(6)] in "
+          "the input's quantization and writes that as the output, ignoring the output "
+          "scale and zero point (micro/kernels/activations_common.cc); LiteRT requantizes")
+
+_SQRT = ("SqrtEvalQuantized converts sqrt(x)/s_out to int32 with a plain cast: on x86 a value "
+         "beyond int32 becomes INT32_MIN, so outputs that should saturate at the maximum "
+         "code come out as the minimum (with a negative output zero point the int32 sum "
+         "wraps back to the maximum)")
+_ELU = ("TFLM builds the int8 ELU table by casting y/s_out + zp to int32 with a plain cast: "
+        "for s_in/s_out >= ~2^24 large positive outputs become -128 where LiteRT gives 127")
+_HSWISH = ("gemmlowp's int16 rounding shift breaks for shifts >= 16 (s_in/128/s_out < 2^-15): "
+           "it returns +-1 instead of 0, so outputs are the zero point +-1 instead of the "
+           "zero point")
+
+
+def _correct(module: str, name: str) -> Any:
+    def f(case: Case) -> list[np.ndarray]:
+        import importlib
+
+        return getattr(importlib.import_module(f"compare.cases.{module}"), name)(case)
+    return f
+
+
+KNOWN_BUGS: list[KnownBug] = [
+    *(KnownBug(rt, "SQRT", dt, _SQRT, f"python -m compare.sweep --ops SQRT --runtimes {rt}",
+               cases="int32-overflow", correct=_correct("unary", "correct_sqrt"))
+      for rt in ("litert-ref", "litert-builtin", "litert-xnnpack") for dt in ("int8", "int16x8")),
+    KnownBug("tflm", "ELU", "int8", _ELU, "python -m compare.sweep --ops ELU --runtimes tflm",
+             cases="int32-overflow", correct=_correct("elu", "correct_elu_int8")),
+    *(KnownBug(rt, "HARD_SWISH", dt, _HSWISH,
+               f"python -m compare.sweep --ops HARD_SWISH --runtimes {rt}",
+               cases="tiny-multiplier", correct=_correct("hard_swish", "correct_hard_swish"))
+      for rt in ("litert-ref", "litert-builtin", "litert-xnnpack", "tflm")
+      for dt in ("int8", "uint8") if not (rt == "tflm" and dt == "uint8")),
+    *(KnownBug(rt, "BATCH_MATMUL", "int16x8", _BMM_SHIFT,
+               f"python -m compare.sweep --ops BATCH_MATMUL --runtimes {rt}",
+               cases="multiplier-2e16", correct=_ideal_batch_matmul, lsb=1)
+      for rt in ("litert-ref", "litert-builtin", "litert-xnnpack", "tflm")),
+    # RELU6_ENTRIES
+]
 
 
 # ------------------------------------------------------------------------------------

@@ -139,9 +139,9 @@ def test_stop_after_runs_a_prefix():
 # Errors
 # ---------------------------------------------------------------------------------------
 def test_unsupported_op_names_node_op_and_dtypes():
-    with pytest.raises(UnsupportedOpError, match=r"node 0 \(SIN\).*FLOAT32") as e:
-        refimpl.Interpreter(model_content=add_model(op_code=66))  # SIN
-    assert e.value.node_index == 0 and e.value.op_name == "SIN"
+    with pytest.raises(UnsupportedOpError, match=r"node 0 \(LSH_PROJECTION\).*FLOAT32") as e:
+        refimpl.Interpreter(model_content=add_model(op_code=15))  # LSH_PROJECTION
+    assert e.value.node_index == 0 and e.value.op_name == "LSH_PROJECTION"
 
 
 def test_wrong_input_dtype_is_a_clear_error():
