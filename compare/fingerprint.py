@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from .cases._common import Case
-from .sweep import FLAVOR_OF_RUNTIME, RUNTIME_NAMES, all_cases, run_refimpl, run_runtime
+from .sweep import (FLAVOR_OF_RUNTIME, RUNTIME_NAMES, all_cases, compare_outputs, run_refimpl,
+                    run_runtime)
 
 FLAVORS: tuple[str, ...] = ("tflite-ref", "tflite-builtin", "xnnpack", "tflm")
 
@@ -48,6 +49,11 @@ class Cell:
     probes: int = 0
     refused: int = 0
     matches: dict[str, int] = field(default_factory=lambda: {f: 0 for f in FLAVORS})
+    #: probes equal only within the case's stated float tolerance for this runtime
+    near: dict[str, int] = field(default_factory=lambda: {f: 0 for f in FLAVORS})
+
+    def reproduced_by(self, flavor: str) -> bool:
+        return self.probes > 0 and self.matches[flavor] + self.near[flavor] == self.probes
 
     def text(self) -> str:
         if self.probes == 0:
@@ -55,7 +61,9 @@ class Cell:
         ok = [f for f in FLAVORS if self.matches[f] == self.probes]
         if len(ok) == len(FLAVORS):
             return "all"
-        return ", ".join(ok) if ok else "none"
+        approx = [f"{f} (≈, within the stated float tolerance)" for f in FLAVORS
+                  if f not in ok and self.reproduced_by(f)]
+        return ", ".join(ok + approx) if ok or approx else "none"
 
 
 def _equal(a: Sequence[np.ndarray] | None, b: Sequence[np.ndarray] | None) -> bool:
@@ -96,8 +104,13 @@ def fingerprint(cases: Sequence[Case], runtimes: Sequence[str] = RUNTIME_NAMES,
                 cell.refused += 1
                 continue
             cell.probes += 1
+            tol = case.tolerance.get(rt)
             for f in FLAVORS:
-                cell.matches[f] += _equal(ours[f], res.outputs)
+                if _equal(ours[f], res.outputs):
+                    cell.matches[f] += 1
+                elif tol is not None and ours[f] is not None and compare_outputs(
+                        ours[f], res.outputs, tol)[0] == "tolerated":
+                    cell.near[f] += 1
         if progress and (i % 20 == 19 or i == len(cases) - 1):
             print(f"\r[fingerprint] {i + 1}/{len(cases)} probes, "
                   f"{time.perf_counter() - t0:.0f} s", end="", file=sys.stderr, flush=True)
@@ -176,7 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .zoo.cache import atomic_write_bytes
 
     atomic_write_bytes(out, render(result).encode())
-    js = {f"{op}/{dt}": {rt: {"probes": c.probes, "refused": c.refused, "matches": c.matches}
+    js = {f"{op}/{dt}": {rt: {"probes": c.probes, "refused": c.refused, "matches": c.matches,
+                              "within_tolerance": c.near}
                          for rt, c in row.items()}
           for (op, dt), row in result["cells"].items()}
     atomic_write_bytes(out.with_suffix(".json"), json.dumps(
@@ -184,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
          "differ": {f"{op}/{dt}": sorted(map(list, v)) for (op, dt), v in result["differ"].items()}},
         indent=1).encode())
     bad = [(k, rt) for k, row in result["cells"].items() for rt, c in row.items()
-           if c.probes and c.matches[FLAVOR_OF_RUNTIME[rt]] != c.probes]
+           if c.probes and not c.reproduced_by(FLAVOR_OF_RUNTIME[rt])]
     print(f"{len(cases)} probes; table: {out}")
     for (op, dt), rt in bad:
         print(f"  {rt} is not reproduced by flavour {FLAVOR_OF_RUNTIME[rt]} on {op} {dt}")

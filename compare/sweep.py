@@ -11,7 +11,9 @@ Each (case, runtime) pair ends in one :class:`Outcome` status:
 ``differs``     a difference — a failure, unless the pair is a :data:`KNOWN_BUGS` entry
 ``no-kernel``   the runtime refused the model (no kernel for this op / dtype)
 ``refused``     refimpl refused a model the runtime ran — a coverage gap, a failure
-``crashed``     the runtime process died (an abort in Prepare, a segfault)
+``aborts``      the runtime process died (a failed CHECK) and refimpl refused the model
+                with a clear error: passes (refimpl predicts the abort)
+``crashed``     the runtime process died and refimpl ran the model: a failure
 ``error``       anything else (an adapter bug, a bad case)
 
 The report (``reports/sweep_coverage.md`` / ``.json``) is op x dtype x runtime: cases
@@ -63,7 +65,7 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        return self.status in ("exact", "tolerated", "no-kernel")
+        return self.status in ("exact", "tolerated", "no-kernel", "aborts")
 
 
 @dataclass(frozen=True)
@@ -224,11 +226,16 @@ _RUNTIMES: dict[str, Any] = {}
 
 
 def runtime(name: str) -> Any:
-    """One runtime object per name for the whole process (children are reused)."""
+    """One runtime object per name for the whole process (children are reused).
+
+    Every real runtime runs in a child process here: generated parameters reach checks
+    that abort the process (e.g. LiteRT's optimized ADD on extreme scale ratios), and a
+    sweep must record that as "crashed" and go on.
+    """
     if name not in _RUNTIMES:
         from .runtimes import get_runtime
 
-        _RUNTIMES[name] = get_runtime(name)
+        _RUNTIMES[name] = get_runtime(name, isolate=True)
     return _RUNTIMES[name]
 
 
@@ -302,8 +309,9 @@ def compare_outputs(ours: Sequence[np.ndarray], theirs: Sequence[np.ndarray],
             continue
         bad = ~same
         if a.dtype.kind == "f" and tol is not None:
-            ok = (np.abs(a.astype(np.float64) - b.astype(np.float64)) <= tol.atol) | (
-                _ulp_distance(a, b) <= tol.ulps)
+            with np.errstate(invalid="ignore"):  # inf - inf: decided by the ulp test
+                ok = (np.abs(a.astype(np.float64) - b.astype(np.float64)) <= tol.atol) | (
+                    _ulp_distance(a, b) <= tol.ulps)
             if (ok | same).all():
                 tolerated = True
                 continue
@@ -326,6 +334,16 @@ def check(case: Case, runtime_name: str) -> Outcome:
     res = run_runtime(case, runtime_name)
     if res.status == "unsupported":
         out.status, out.detail = "no-kernel", res.message.splitlines()[0] if res.message else ""
+        return out
+    if res.status == "crashed":
+        # The runtime aborts the process (a failed CHECK in Prepare): refimpl must refuse
+        # the model with a clear error instead of computing something.
+        ours, why = run_refimpl(case, flavor)
+        if ours is None:
+            out.status = "aborts"
+            out.detail = f"runtime: {res.message.splitlines()[0]}; refimpl: {why}"
+        else:
+            out.status, out.detail = "crashed", res.message + "\n(refimpl ran it)"
         return out
     if res.status != "ok":
         out.status, out.detail = res.status, res.message
@@ -381,15 +399,18 @@ def coverage(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 def _cell(counts: dict[str, int] | None) -> str:
     if not counts:
         return "–"
-    run = sum(v for k, v in counts.items() if k != "no-kernel")
+    run = sum(v for k, v in counts.items() if k not in ("no-kernel", "aborts"))
     if run == 0:
-        return "no kernel"
+        return f"{counts['aborts']} abort (refimpl refuses)" if counts.get("aborts") else "no kernel"
     good = counts.get("exact", 0) + counts.get("tolerated", 0)
     text = f"{run}: {100.0 * counts.get('exact', 0) / run:.0f}% exact"
     if counts.get("tolerated"):
         text += f", {counts['tolerated']} within tolerance"
+    if counts.get("aborts"):
+        text += f", {counts['aborts']} abort (refimpl refuses)"
     if good < run:
-        bad = {k: v for k, v in counts.items() if k not in ("exact", "tolerated", "no-kernel")}
+        bad = {k: v for k, v in counts.items()
+               if k not in ("exact", "tolerated", "no-kernel", "aborts")}
         text += " (" + ", ".join(f"{v} {k}" for k, v in sorted(bad.items())) + ")"
     return text
 

@@ -25,6 +25,7 @@ import numpy as np
 from ..arithmetic import (
     checked_log2,
     multiply_by_quantized_multiplier,
+    wrap32,
     quantize_multiplier,
     rounding_divide_by_pot,
 )
@@ -80,11 +81,63 @@ class Int16PotParams:
 
 
 @dataclass(frozen=True)
+class XnnAddSubParams:
+    """XNNPACK's quantized ADD / SUB (``xnn_init_qs8_add_minmax_scalar_params``).
+
+    ``ra = fl32(s1 / s_out)``, ``rb = fl32(s2 / s_out)``; ``shift = 20 - e`` where ``e`` is
+    the binary exponent of ``max(ra, rb)`` (``2**e <= max < 2**(e+1)``); the multipliers
+    keep about 21 bits: ``a_multiplier = lrintf(ra * 2**shift)`` (ties to even), and
+    ``b_multiplier`` likewise, negated for SUB.
+    """
+
+    a_multiplier: int
+    b_multiplier: int
+    shift: int
+    a_zero_point: int
+    b_zero_point: int
+    output_zero_point: int
+    output_min: int
+    output_max: int
+
+
+def xnn_add_sub_params(s1: float, s2: float, s_out: float, zp1: int, zp2: int, zp_out: int,
+                       act_min: int, act_max: int, sign: int = 1) -> XnnAddSubParams | None:
+    """XNNPACK's parameters, or None when the delegate refuses the node (a ratio
+    ``s_i / s_out`` outside ``[2**-10, 2**8)``)."""
+    ra = np.float32(np.float32(s1) / np.float32(s_out))
+    rb = np.float32(np.float32(s2) / np.float32(s_out))
+    if not all(2.0**-10 <= float(r) < 2.0**8 for r in (ra, rb)):
+        return None
+    e = int(np.frexp(max(ra, rb))[1]) - 1
+    shift = 20 - e
+    ma = int(np.rint(np.float32(ra * np.float32(2.0**shift))))
+    mb = int(np.rint(np.float32(rb * np.float32(2.0**shift))))
+    return XnnAddSubParams(ma, sign * mb, shift, zp1, zp2, zp_out, act_min, act_max)
+
+
+def add_sub_xnnpack(q1: np.ndarray, q2: np.ndarray, p: XnnAddSubParams,
+                    out_dtype: np.dtype) -> np.ndarray:
+    """XNNPACK ``qs8-vadd`` / ``qs8-vaddc``: one int32 sum, one rounding (half up).
+
+    Arithmetic
+    ----------
+    ::
+
+        acc = 2**(shift-1) - a_mult*zp1 - b_mult*zp2 + q1*a_mult + q2*b_mult     (int32)
+        out = clamp((acc >> shift) + zp_out, output_min, output_max)
+    """
+    bias = (1 << (p.shift - 1)) - p.a_multiplier * p.a_zero_point - p.b_multiplier * p.b_zero_point
+    acc = bias + q1.astype(np.int64) * p.a_multiplier + q2.astype(np.int64) * p.b_multiplier
+    out = (acc >> p.shift) + p.output_zero_point
+    return np.clip(out, p.output_min, p.output_max).astype(out_dtype)
+
+
+@dataclass(frozen=True)
 class OpData:
     """What ADD's invoke needs.
 
     kind : ``"float"``, ``"int"`` (plain wrapping integers), ``"quantized"`` (general
-        path) or ``"int16_pot"``.
+        path), ``"int16_pot"`` or ``"xnnpack"`` (flavour ``xnnpack``, node delegated).
     """
 
     kind: str
@@ -93,6 +146,19 @@ class OpData:
     activation: int
     quantized: QuantizedAddSubParams | None = None
     pot: Int16PotParams | None = None
+    xnn: XnnAddSubParams | None = None
+
+
+def xnnpack_variant(ctx: OpContext, in1: TensorInfo, in2: TensorInfo, out: TensorInfo,
+                    params: QuantizedAddSubParams, sign: int = 1) -> XnnAddSubParams | None:
+    """The XNNPACK parameters when flavour ``xnnpack`` and the delegate takes this
+    int8 / uint8 ADD or SUB node, else None."""
+    if not ctx.flavor.xnnpack or np.dtype(out.dtype) not in _QUANTIZED_8BIT:
+        return None
+    return xnn_add_sub_params(
+        float(in1.scale[0]), float(in2.scale[0]), float(out.scale[0]),
+        int(in1.zero_point[0]), int(in2.zero_point[0]), int(out.zero_point[0]),
+        params.output_activation_min, params.output_activation_max, sign)
 
 
 # --------------------------------------------------------------------------------------
@@ -243,6 +309,54 @@ def add_sub_quantized(
     return out.astype(out_dtype)
 
 
+#: int8 elements per vector step of LiteRT's optimized ``AddElementwise``
+OPT_ADD_BLOCK = 16
+
+
+def _wrap16(x: np.ndarray) -> np.ndarray:
+    return ((x + 2**15) & 0xFFFF) - 2**15
+
+
+def add_int8_optimized_flat(q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubParams
+                            ) -> np.ndarray:
+    """LiteRT's optimized int8 ADD of two same-shape tensors (``AddElementwise``).
+
+    Whole 16-element blocks (flat order) take the vector body; the rest the reference
+    formula (:func:`add_sub_quantized`).
+
+    Arithmetic (body)
+    -----------------
+    ::
+
+        a   = SRDHM((q1 + input1_offset) << (left_shift + input1_shift), input1_multiplier)
+        b   = SRDHM((q2 + input2_offset) << (left_shift + input2_shift), input2_multiplier)
+        s   = RDBPOT(SRDHM(wrap32(a + b), output_multiplier), -output_shift)
+        out = clamp(sat8(wrap16(wrap16(s) + output_offset)), act_min, act_max)
+
+    Two differences from the reference: each input's right shift is folded into its
+    left shift (one rounding instead of two), and the result is narrowed to int16 with
+    a *truncating* ``vmovn`` before the offset is added, so a rescaled sum beyond int16
+    wraps around (e.g. a saturated -128 can come out as 127). Mirrors:
+    internal/optimized/integer_ops/add.h ``AddElementwise`` (NEON_2_SSE on x86).
+    """
+    from ..arithmetic import saturating_rounding_doubling_high_mul as srdhm
+
+    f1, f2 = q1.reshape(-1).astype(np.int64), q2.reshape(-1).astype(np.int64)
+    n_body = f1.size // OPT_ADD_BLOCK * OPT_ADD_BLOCK
+    out = np.empty(f1.size, np.int64)
+    b1, b2 = f1[:n_body], f2[:n_body]
+    a = srdhm(wrap32((b1 + p.input1_offset) << (p.left_shift + p.input1_shift)),
+              p.input1_multiplier)
+    b = srdhm(wrap32((b2 + p.input2_offset) << (p.left_shift + p.input2_shift)),
+              p.input2_multiplier)
+    s = rounding_divide_by_pot(srdhm(wrap32(a + b), p.output_multiplier), -p.output_shift)
+    s = np.clip(_wrap16(_wrap16(s) + p.output_offset), -128, 127)
+    out[:n_body] = np.clip(s, p.output_activation_min, p.output_activation_max)
+    if n_body < f1.size:
+        out[n_body:] = add_sub_quantized(f1[n_body:], f2[n_body:], p, np.dtype(np.int64))
+    return out.reshape(q1.shape).astype(np.int8)
+
+
 def add_int16_pot(
     q1: np.ndarray, q2: np.ndarray, p: Int16PotParams, sign: int = 1
 ) -> np.ndarray:
@@ -298,6 +412,12 @@ def prepare(ctx: OpContext) -> OpData:
         if dtype == np.dtype(np.int16):
             return _prepare_int16(ctx, in1, in2, out, act, shape)
         params = quantized_add_sub_params(ctx, in1, in2, out, act)
+        xnn = xnnpack_variant(ctx, in1, in2, out, params)
+        if xnn is not None:
+            return OpData("xnnpack", shape, dtype, act, params, xnn=xnn)
+        if (ctx.flavor.optimized and dtype == np.dtype(np.int8)
+                and tuple(in1.shape) == tuple(in2.shape)):
+            return OpData("optimized_flat", shape, dtype, act, params)
         return OpData("quantized", shape, dtype, act, params)
     if dtype in _PLAIN_INT:
         return OpData("int", shape, dtype, act)
@@ -336,6 +456,12 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     elif data.kind == "quantized":
         assert data.quantized is not None
         out = add_sub_quantized(x1, x2, data.quantized, data.output_dtype)
+    elif data.kind == "optimized_flat":
+        assert data.quantized is not None
+        out = add_int8_optimized_flat(x1, x2, data.quantized)
+    elif data.kind == "xnnpack":
+        assert data.xnn is not None
+        out = add_sub_xnnpack(x1, x2, data.xnn, data.output_dtype)
     elif data.kind == "int16_pot":
         assert data.pot is not None
         out = add_int16_pot(x1, x2, data.pot)
@@ -357,6 +483,10 @@ __all__ = [
     "quantize_multiplier_smaller_than_one",
     "add_sub_quantized",
     "add_int16_pot",
+    "add_sub_xnnpack",
+    "xnn_add_sub_params",
+    "xnnpack_variant",
+    "XnnAddSubParams",
     "checked_log2",
     "int16_pot_params",
     "pot_scale_int16_requested",

@@ -82,7 +82,9 @@ from numpy.typing import NDArray
 
 from .. import arithmetic as ar
 from ..context import Kernel, OpContext, TensorInfo
+from ..flavors import Requant
 from . import hybrid
+from .xnnpack_checks import delegates_qs8_gemm
 from .padding import (
     Window2D,
     activation_range_float,
@@ -227,7 +229,10 @@ def prepare_conv_quantization(ctx: OpContext, input: TensorInfo, filter: TensorI
                                   supported="int32 bias")
         bits = 32
     scales = np.broadcast_to(np.asarray(filter.scale, np.float32), (channels_out,))
-    requantize = ar.make_requantizer(ctx.flavor.conv_requant, s_in, scales, s_out)
+    how = ctx.flavor.conv_requant
+    if bits == 32 and delegates_qs8_gemm(ctx, input, filter, bias, output, activation):
+        how = Requant.XNN_FP32  # XNNPACK takes the node: float32 scale, round half to even
+    requantize = ar.make_requantizer(how, s_in, scales, s_out)
     act_min, act_max = ar.activation_range_quantized(activation, s_out, zp_out, out_dtype)
     return ConvQuantization(-zp_in, zp_out, requantize, act_min, act_max, bits, out_dtype)
 
@@ -263,10 +268,15 @@ class HybridConv:
         ``(acc * s_w[oc]) * sf_n``; False: symmetric, ``HybridConv`` rescale
         ``acc * fl32(sf_n * s_w)``.
     filter_scale : ndarray of float32, shape (C_out,) or (1,)
+    optimized : bool
+        LiteRT's optimized ``HybridConvPerChannel`` (im2col + GEMM), which rescales by
+        ``acc * fl32(s_w[oc] * sf_n)`` — one rounding fewer than the reference kernel's
+        ``fl32(acc * s_w[oc]) * sf_n``; the two differ by an ulp on ~26 % of outputs.
     """
 
     per_channel: bool
     filter_scale: F32Array
+    optimized: bool = False
 
 
 @dataclass(frozen=True)
@@ -368,7 +378,7 @@ def _prepare_hybrid(ctx: OpContext, filter: TensorInfo, channels_out: int,
     if per_channel and scales.size != channels_out:
         raise ctx.unsupported(f"grouped hybrid conv with one filter scale ({groups} groups)",
                               supported="per-channel scales on grouped hybrid convolutions")
-    return HybridConv(per_channel, scales)
+    return HybridConv(per_channel, scales, optimized=ctx.flavor.optimized)
 
 
 def _max_colsum(filter: TensorInfo, channels_out: int, k: int) -> int:
@@ -511,7 +521,9 @@ def _invoke_hybrid(x: F32Array, filter: I8Array, bias: F32Array | None,
     def finish(acc: np.ndarray, b: slice) -> np.ndarray:
         acc_f = acc.astype(np.float32)  # float(int32): round to nearest even above 2**24
         sf = scale[b].reshape(-1, 1, 1, 1)
-        if h.per_channel:  # acc * per_channel_scale[oc] * scaling_factor[n]
+        if h.per_channel and h.optimized:  # optimized_ops: acc * fl32(s_w[oc] * sf_n)
+            y = acc_f * (h.filter_scale * sf).astype(np.float32)
+        elif h.per_channel:  # reference: acc * per_channel_scale[oc] * scaling_factor[n]
             y = (acc_f * h.filter_scale) * sf
         else:  # 0.0f + acc * scaling_factor[n] (output zero-filled, then accumulated)
             y = np.float32(0.0) + acc_f * sf

@@ -67,6 +67,7 @@ from ..context import Kernel, OpContext
 from ..flavors import Requant
 from . import hybrid
 from .conv_2d import accumulator_bits_16x8
+from .xnnpack_checks import delegates_qs8_gemm
 from .padding import activation_range_float, clamp_float
 
 _INT8, _INT16, _FLOAT32 = np.dtype(np.int8), np.dtype(np.int16), np.dtype(np.float32)
@@ -218,13 +219,14 @@ def _prepare_quantized(ctx: OpContext, activation: int, depth: int, units: int) 
         bits = 32
         max_in = max(abs(-128 - zp_in), abs(127 - zp_in))
     zp_w = 0 if w.is_per_channel else int(w.zero_point[0])
+    how = _requant_variant(ctx, x, w, bias, out, activation, bits, zp_in, zp_w, zp_out)
     requant = ar.make_requantizer(
-        ctx.flavor.fc_requant,
+        how,
         s_in,
         w.scale,
         s_out,
         # per-tensor weights: GetQuantizedConvolutionMultipler multiplies in float32
-        product_in_float32=not w.is_per_channel and ctx.flavor.fc_requant is not Requant.FLOAT64,
+        product_in_float32=not w.is_per_channel and how is not Requant.FLOAT64,
     )
     act_min, act_max = ar.activation_range_quantized(activation, s_out, zp_out, out_dtype)
     w_centered = w.data.astype(np.int64) - zp_w  # [units, depth]
@@ -237,6 +239,25 @@ def _prepare_quantized(ctx: OpContext, activation: int, depth: int, units: int) 
         depth, units, -zp_in, -zp_w, zp_out, requant, act_min, act_max, activation, gemm_dtype,
         weights, b, acc_bound, bits, out_dtype,
     )
+
+
+def _requant_variant(ctx: OpContext, x, w, bias, out, activation: int, bits: int,
+                     zp_in: int, zp_w: int, zp_out: int) -> Requant:
+    """Which requantization the flavour's runtime uses for this FULLY_CONNECTED node.
+
+    * ``tflite-ref``: float64, round half away (the reference kernel since 2025);
+    * ``tflm``: fixed-point double rounding (A) (variant (C) for int64 accumulators);
+    * ``tflite-builtin``: (D) through ruy / the custom GEMV, except 16x8 with an int64
+      bias or a non-zero zero point, which LiteRT sends to the reference kernel (float64);
+    * ``xnnpack``: (F) when the delegate takes the node (int8 only), else as builtin.
+    """
+    how = ctx.flavor.fc_requant
+    if ctx.flavor.optimized and np.dtype(out.dtype) == _INT16 and (
+            bits == 64 or zp_in or zp_w or zp_out):
+        how = Requant.FLOAT64
+    if bits == 32 and delegates_qs8_gemm(ctx, x, w, bias, out, activation):
+        how = Requant.XNN_FP32
+    return how
 
 
 def _prepare_hybrid(ctx: OpContext, activation: int, depth: int, units: int) -> OpData:

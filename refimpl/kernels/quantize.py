@@ -25,6 +25,7 @@ import numpy as np
 from ..arithmetic import (
     INT32_MIN,
     multiply_by_quantized_multiplier,
+    multiply_by_quantized_multiplier_neon,
     qrange,
     quantize_multiplier,
     round_half_away,
@@ -71,6 +72,11 @@ class OpData:
     output_multiplier: int = 0
     output_shift: int = 0
     flip_sign_bit: bool = False
+    #: ``"ref"`` (reference kernels, TFLM), ``"opt"`` (LiteRT's optimized kernels) or
+    #: ``"xnn"`` (the XNNPACK delegate took the node)
+    variant: str = "ref"
+    #: XNNPACK requantize: the ratio with 8 fractional bits, ``lrintf(256 * s_in / s_out)``
+    xnn_multiplier: int = 0
 
 
 def quantize_reference(
@@ -102,6 +108,91 @@ def quantize_reference(
     i = np.where(valid, np.where(valid, r, 0.0).astype(np.int64), INT32_MIN)
     q = wrap32(i + np.asarray(zero_point, np.int64))
     return np.clip(q, qmin, qmax).astype(dtype)
+
+
+#: Elements per vector step of the optimized kernels (AffineQuantize: 8 floats;
+#: Requantize: 16 bytes); the remaining "tail" elements take the scalar formula.
+OPT_QUANTIZE_BLOCK = 8
+OPT_REQUANTIZE_BLOCK = 16
+
+
+def quantize_optimized(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype
+                       ) -> np.ndarray:
+    """float32 -> integer as LiteRT's optimized ``AffineQuantize`` computes it on x86.
+
+    Arithmetic
+    ----------
+    ::
+
+        r = fl32(1.0 / f64(scale))                     # reciprocal in double, then float
+        body (first 8*floor(n/8) elements, flat order):
+            q = clamp(rne(fl32(x * r)) + zp)           # vcvtnq: ties to even
+        tail:
+            q = clamp(rha(f64(x) / f64(scale)) + zp)   # std::round on a double quotient
+
+    Mirrors: internal/optimized/optimized_ops.h ``AffineQuantize`` (NEON_2_SSE).
+    """
+    qmin, qmax = qrange(dtype)
+    flat = np.asarray(x, np.float32).reshape(-1)
+    n_body = flat.size // OPT_QUANTIZE_BLOCK * OPT_QUANTIZE_BLOCK
+    r = np.float32(1.0 / np.float64(np.float32(scale)))
+    out = np.empty(flat.size, np.int64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        body = np.rint((flat[:n_body] * r).astype(np.float32).astype(np.float64))
+        tail = round_half_away(flat[n_body:].astype(np.float64) / np.float64(np.float32(scale)))
+    out[:n_body] = np.clip(body, -(2.0**31), 2.0**31 - 1)
+    out[n_body:] = np.clip(tail, -(2.0**31), 2.0**31 - 1)
+    q = np.clip(out + int(zero_point), qmin, qmax)
+    return q.reshape(np.shape(x)).astype(dtype)
+
+
+def quantize_xnnpack(x: np.ndarray, scale: float, zero_point: int, dtype: np.dtype
+                     ) -> np.ndarray:
+    """float32 -> int8 / uint8 as XNNPACK's ``f32-qs8-vcvt`` micro-kernels compute it.
+
+    ``q = rne(clamp(fl32(x * fl32(1 / scale)), qmin - zp, qmax - zp)) + zp`` for every
+    element (float reciprocal; ties to even; no scalar tail formula).
+    """
+    qmin, qmax = qrange(dtype)
+    inv = np.float32(np.float32(1.0) / np.float32(scale))
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = (np.asarray(x, np.float32) * inv).astype(np.float32)
+        v = np.clip(v, np.float32(qmin - zero_point), np.float32(qmax - zero_point))
+    return (np.rint(v).astype(np.int64) + int(zero_point)).astype(dtype)
+
+
+def requantize_optimized(q: np.ndarray, data: OpData) -> np.ndarray:
+    """LiteRT's optimized ``Requantize``: (D) on whole 16-element blocks, (A) on the tail.
+
+    The vector body evaluates ``vqrdmulh`` then a rounding shift that rounds half up
+    (:func:`~refimpl.arithmetic.multiply_by_quantized_multiplier_neon`); leftover
+    elements take the reference formula (:func:`requantize`).
+    """
+    if data.flip_sign_bit:
+        return requantize(q, data)
+    qmin, qmax = qrange(data.output_dtype)
+    flat = q.reshape(-1).astype(np.int64)
+    n_body = flat.size // OPT_REQUANTIZE_BLOCK * OPT_REQUANTIZE_BLOCK
+    d = wrap32(flat - data.input_zero_point)
+    y = np.empty_like(d)
+    y[:n_body] = multiply_by_quantized_multiplier_neon(d[:n_body], data.output_multiplier,
+                                                       data.output_shift)
+    y[n_body:] = multiply_by_quantized_multiplier(d[n_body:], data.output_multiplier,
+                                                  data.output_shift)
+    y = wrap32(y + data.output_zero_point)
+    return np.clip(y, qmin, qmax).astype(data.output_dtype).reshape(q.shape)
+
+
+def requantize_xnnpack(q: np.ndarray, data: OpData) -> np.ndarray:
+    """XNNPACK ``qs8-vcvt``: a ratio with only 8 fractional bits, rounding half up.
+
+    ``M = lrintf(256 * fl32(s_in / s_out))``;
+    ``out = clamp(((zp_out << 8) - M * zp_in + 128 + q * M) >> 8)``.
+    """
+    qmin, qmax = qrange(data.output_dtype)
+    m = data.xnn_multiplier
+    acc = (data.output_zero_point << 8) - m * data.input_zero_point + 128 + q.astype(np.int64) * m
+    return np.clip(acc >> 8, qmin, qmax).astype(data.output_dtype)
 
 
 def requantize(
@@ -161,7 +252,13 @@ def prepare(ctx: OpContext) -> OpData:
             scale, zp = scale.reshape(bshape), zp.reshape(bshape)
         else:
             scale, zp = scale[:1], zp[:1]
-        return OpData("quantize", out_dtype, scale=scale, zero_point=zp, axis=axis)
+        variant = "ref"
+        if ctx.flavor.optimized and axis is None:
+            variant = "opt"
+            if ctx.flavor.xnnpack and out_dtype in (_I8, _U8):
+                variant = "xnn"  # XNNPACK converts float -> int8 / uint8 itself
+        return OpData("quantize", out_dtype, scale=scale, zero_point=zp, axis=axis,
+                      variant=variant)
 
     pairs = TFLM_REQUANTIZE_PAIRS if tflm else REQUANTIZE_PAIRS
     if in_dtype not in pairs:
@@ -188,9 +285,17 @@ def prepare(ctx: OpContext) -> OpData:
         (in_dtype == _I8 and out_dtype == _U8 and zp_in - zp_out == -128)
         or (in_dtype == _U8 and out_dtype == _I8 and zp_in - zp_out == 128)
     )
+    variant, xnn_m = "ref", 0
+    if ctx.flavor.optimized and in_dtype in (_I8, _U8) and out_dtype in (_I8, _U8):
+        variant = "opt"
+        ratio = np.float32(np.float32(inp.scale[0]) / np.float32(out.scale[0]))
+        if ctx.flavor.xnnpack and in_dtype == out_dtype and 1 / 256 <= ratio <= 128:
+            variant = "xnn"  # XNNPACK's qs8/qu8 convert takes the node
+            xnn_m = int(np.rint(np.float32(256.0) * ratio))
     return OpData(
         "requantize", out_dtype, input_zero_point=zp_in, output_zero_point=zp_out,
-        output_multiplier=m, output_shift=shift, flip_sign_bit=flip,
+        output_multiplier=m, output_shift=shift, flip_sign_bit=flip, variant=variant,
+        xnn_multiplier=xnn_m,
     )  # fmt: skip
 
 
@@ -198,7 +303,18 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     """Quantize (float input) or requantize (integer input)."""
     x = inputs[0]
     if data.kind == "quantize":
+        assert data.scale is not None and data.zero_point is not None
+        if data.variant == "xnn":
+            return [quantize_xnnpack(x, float(data.scale.flat[0]),
+                                     int(data.zero_point.flat[0]), data.output_dtype)]
+        if data.variant == "opt":
+            return [quantize_optimized(x, float(data.scale.flat[0]),
+                                       int(data.zero_point.flat[0]), data.output_dtype)]
         return [quantize_reference(x, data.scale, data.zero_point, data.output_dtype)]
+    if data.variant == "xnn":
+        return [requantize_xnnpack(x, data)]
+    if data.variant == "opt":
+        return [requantize_optimized(x, data)]
     return [requantize(x, data)]
 
 
