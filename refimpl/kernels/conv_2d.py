@@ -196,7 +196,8 @@ def accumulator_bits_16x8(ctx: OpContext, bias: TensorInfo | None) -> int:
 
 def prepare_conv_quantization(ctx: OpContext, input: TensorInfo, filter: TensorInfo,
                               bias: TensorInfo | None, output: TensorInfo, channels_out: int,
-                              quantized_dimension: int, activation: int) -> ConvQuantization:
+                              quantized_dimension: int, activation: int,
+                              reference_only: bool = False) -> ConvQuantization:
     """Validate int8 or 16x8 conv-style quantization and precompute the output stage.
 
     Checks: per-tensor input/output; filter scales count 1 or ``channels_out`` along
@@ -230,6 +231,8 @@ def prepare_conv_quantization(ctx: OpContext, input: TensorInfo, filter: TensorI
         bits = 32
     scales = np.broadcast_to(np.asarray(filter.scale, np.float32), (channels_out,))
     how = ctx.flavor.conv_requant
+    if reference_only and not ctx.flavor.tflm:
+        how = Requant.DOUBLE_ROUNDING  # the optimized resolver falls back to the reference
     if bits == 32 and delegates_qs8_gemm(ctx, input, filter, bias, output, activation):
         how = Requant.XNN_FP32  # XNNPACK takes the node: float32 scale, round half to even
     requantize = ar.make_requantizer(how, s_in, scales, s_out)
@@ -354,8 +357,10 @@ def prepare(ctx: OpContext) -> OpData:
             max_in = 255 if hybrid_data.per_channel else 127  # |q - zp| or |q|
             gemm_dtype = ar.gemm_float_dtype(max_in, _max_colsum(filter, channels_out, k))
     elif dtypes in ((_INT8,) * 3, (_INT16, _INT8, _INT16)):
+        # LiteRT's optimized CONV_2D hands grouped convolutions to the reference kernel
         quant = prepare_conv_quantization(ctx, input, filter, bias, output, channels_out,
-                                          quantized_dimension=0, activation=activation)
+                                          quantized_dimension=0, activation=activation,
+                                          reference_only=groups > 1)
         max_in = 32768 if dtypes[0] == _INT16 else 255
         colsum_max = _max_colsum(filter, channels_out, k)
         gemm_dtype = ar.gemm_float_dtype(max_in, colsum_max)

@@ -1,0 +1,83 @@
+"""FULLY_CONNECTED: batch 1 (the optimized GEMV path) and larger batches (ruy), depths
+and unit counts around the GEMV thresholds, keep_num_dims, per-tensor / per-channel
+int8, 16x8 with int64 bias (reference float path in every LiteRT resolver) and float32;
+tie scales make REF's float requantization, (A), (D) and (F) disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model, qparams
+from ._conv_common import TIE_SCALES, bias, float_sum_tolerance, per_channel_scales, weights
+
+OP = "FULLY_CONNECTED"
+#: (input shape, units, keep_num_dims)
+GEOMETRIES = [((1, 32), 8, False), ((6, 20), 5, False), ((2, 3, 16), 4, True), ((1, 7), 3, False)]
+
+
+def _case(dtype, name, geom, act, q, seed, per_channel=False):
+    in_shape, units, keep = geom
+    depth = in_shape[-1]
+    rng = np.random.default_rng(seed)
+    out_shape = (*in_shape[:-1], units) if keep else (int(np.prod(in_shape[:-1])), units)
+    opts = {"fused_activation_function": act, "keep_num_dims": keep}
+    params = {"geometry": geom, "activation": act, "q": q, "per_channel": per_channel}
+    if dtype == "float32":
+        wf = rng.uniform(-1, 1, (units, depth)).astype(np.float32)
+        bf = rng.uniform(-1, 1, units).astype(np.float32)
+        model = one_op_model(OP, [TensorArg(in_shape, "float32"),
+                                  TensorArg((units, depth), "float32", data=wf),
+                                  TensorArg((units,), "float32", data=bf)],
+                             [TensorArg(out_shape, "float32")], opts)
+        return Case(OP, dtype, name, model, (float_inputs(rng, in_shape),), params,
+                    float_sum_tolerance(depth, 4.0, 1.0, 1.0))
+    _, s_in, zp_in, s_w, s_out, zp_out = q
+    act_t = "int16" if dtype == "int16x8" else "int8"
+    if act_t == "int16":
+        zp_in = zp_out = 0
+    ws = per_channel_scales(s_w, units) if per_channel else [s_w]
+    b_t = "int64" if act_t == "int16" else "int32"
+    wq = TensorArg((units, depth), "int8", data=weights(rng, (units, depth)),
+                   scale=ws if per_channel else s_w, zero_point=[0] * len(ws) if per_channel else 0)
+    bq = TensorArg((units,), b_t, data=bias(rng, units, b_t),
+                   scale=[float(np.float32(s_in) * np.float32(v)) for v in ws] if per_channel
+                   else float(np.float32(s_in) * np.float32(s_w)),
+                   zero_point=[0] * len(ws) if per_channel else 0)
+    x = int_inputs(rng, in_shape, act_t, specials=[zp_in])
+    model = one_op_model(OP, [TensorArg(in_shape, act_t, scale=s_in, zero_point=zp_in), wq, bq],
+                         [TensorArg(out_shape, act_t, scale=s_out, zero_point=zp_out)], opts)
+    label = "int8-pc" if (per_channel and dtype == "int8") else dtype
+    return Case(OP, label, name, model, (x,), params)
+
+
+def grid(full: bool) -> Iterator[Case]:
+    k = 0
+    for gi, g in enumerate(GEOMETRIES if full else GEOMETRIES[:3]):
+        for act in ((0, 1, 3) if full else (0, 1)):
+            k += 1
+            yield _case("float32", f"g{gi}-a{act}", g, act, None, k)
+            for q in (TIE_SCALES if full else TIE_SCALES[:2]):
+                for pc in (False, True):
+                    k += 1
+                    yield _case("int8", f"g{gi}-a{act}-{q[0]}-{'pc' if pc else 'pt'}", g, act,
+                                q, k, per_channel=pc)
+            for q in TIE_SCALES[:3]:
+                k += 1
+                yield _case("int16x8", f"g{gi}-a{act}-{q[0]}", g, act, q, k, per_channel=True)
+
+
+def strategies() -> dict:
+    from hypothesis import strategies as st
+
+    @st.composite
+    def case(draw) -> Case:
+        s_in, zp_in = draw(qparams("int8"))
+        s_out, zp_out = draw(qparams("int8"))
+        s_w = draw(st.sampled_from([2.0**-7, 0.003, 0.011, 0.25]))
+        g = draw(st.sampled_from(GEOMETRIES))
+        seed = draw(st.integers(0, 2**31 - 1))
+        return _case("int8", f"h{seed:x}", g, draw(st.sampled_from((0, 1, 3))),
+                     ("h", s_in, zp_in, s_w, s_out, zp_out), seed, per_channel=draw(st.booleans()))
+    return {"int8": case()}
