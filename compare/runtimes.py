@@ -343,6 +343,18 @@ class _InProcess:
         return result
 
 
+#: What TFLM's kernels print when Eval meets a type they have no code for.
+_TFLM_TYPE_REFUSAL = re.compile(
+    r"not (currently )?supported|currently not supported|supported currently|"
+    r"is not supported", re.IGNORECASE)
+
+
+def _litert_invoke_status(self, exc: BaseException) -> Status:
+    """LiteRT too checks some types only in Eval ("Only float32, uint8, int8 supported
+    currently, got INT16"): a refusal, not an error."""
+    return "unsupported" if _TFLM_TYPE_REFUSAL.search(str(exc)) else "error"
+
+
 _LITERT_RESOLVERS = {
     "litert-ref": "BUILTIN_REF",
     "litert-builtin": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
@@ -356,6 +368,8 @@ class LiteRTRuntime(_InProcess):
     ``experimental_preserve_all_tensors`` is set only when intermediates are asked for
     (it changes memory planning and is documented as a debugging aid).
     """
+
+    _invoke_status = _litert_invoke_status
 
     def __init__(self, name: str):
         if name not in _LITERT_RESOLVERS:
@@ -381,12 +395,6 @@ class LiteRTRuntime(_InProcess):
                 )
 
         return make
-
-
-#: What TFLM's kernels print when Eval meets a type they have no code for.
-_TFLM_TYPE_REFUSAL = re.compile(
-    r"not (currently )?supported|currently not supported|supported currently|"
-    r"is not supported", re.IGNORECASE)
 
 
 class MicroRuntime(_InProcess):

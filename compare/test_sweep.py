@@ -51,15 +51,20 @@ def _reproducers(bug):
 
 
 _BUG_IDS = [f"{b.runtime}-{b.op}-{b.dtype}" for b in KNOWN_BUGS]
+_XFAIL_BUGS = [b for b in KNOWN_BUGS if b.xfail]
 
 
 @pytest.mark.parametrize("bug", KNOWN_BUGS, ids=_BUG_IDS)
 def test_known_bug_has_reproducer_cases(bug):
     """Separately from the xfail below, so a lost reproducer cannot pass as an xfail."""
+    if not bug.xfail:
+        assert bug.reproducer and bug.refused_when is not None
+        return
     assert _reproducers(bug), f"no sweep case for {bug.op} {bug.dtype} {bug.cases!r}"
 
 
-@pytest.mark.parametrize("bug", KNOWN_BUGS, ids=_BUG_IDS)
+@pytest.mark.parametrize("bug", _XFAIL_BUGS,
+                         ids=[f"{b.runtime}-{b.op}-{b.dtype}" for b in _XFAIL_BUGS])
 @pytest.mark.xfail(strict=True, reason="a known runtime bug (see compare.sweep.KNOWN_BUGS)")
 def test_known_runtime_bug_still_present(bug):
     """The runtime against the *correct* result: fails while the bug is there; an XPASS

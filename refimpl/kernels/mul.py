@@ -56,6 +56,47 @@ class OpData:
     output_shift: int = 0
     output_activation_min: int = 0
     output_activation_max: int = 0
+    #: XNNPACK's float32 scale ``fl32(fl32(s1 * s2) / s_out)`` (kind ``"xnnpack"``)
+    xnn_scale: float = 0.0
+
+
+#: int8 elements per vector step of LiteRT's optimized ``MulElementwise``
+OPT_MUL_BLOCK = 8
+
+
+def mul_int8_optimized_flat(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
+    """LiteRT's optimized int8 MUL of same-shape tensors (``MulElementwise``).
+
+    Whole 8-element blocks: the reference product and rescale, then a *truncating*
+    narrow to int16 (``vmovn_s32``), the output offset added in int16 (wrapping) and a
+    saturating narrow to int8, then the clamp. A rescaled product beyond int16 therefore
+    wraps (e.g. a value that saturates to 127 in the reference comes out as -128). The
+    remaining elements take the reference formula (:func:`mul_quantized`).
+    Mirrors: internal/optimized/integer_ops/mul.h ``MulElementwise``.
+    """
+    f1, f2 = q1.reshape(-1).astype(np.int64), q2.reshape(-1).astype(np.int64)
+    n_body = f1.size // OPT_MUL_BLOCK * OPT_MUL_BLOCK
+    prod = (f1 + d.input1_offset) * (f2 + d.input2_offset)
+    raw = multiply_by_quantized_multiplier(prod, d.output_multiplier, d.output_shift)
+    out = raw + d.output_offset
+    wrap16 = lambda v: ((v + 2**15) & 0xFFFF) - 2**15  # noqa: E731  (vmovn_s32 / int16 add)
+    body = np.clip(wrap16(wrap16(raw[:n_body]) + d.output_offset), -128, 127)
+    out[:n_body] = body
+    out = np.minimum(np.maximum(out, d.output_activation_min), d.output_activation_max)
+    return out.reshape(q1.shape).astype(np.int8)
+
+
+def mul_xnnpack(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
+    """XNNPACK ``qs8-vmul`` (fp32 requantization).
+
+    ``out = rne(clamp(fl32(float((q1 - zp1) * (q2 - zp2)) * scale), lo - zp, hi - zp)) + zp``
+    with ``scale = fl32(fl32(s1 * s2) / s_out)``; ties to even.
+    """
+    prod = (q1.astype(np.int64) + d.input1_offset) * (q2.astype(np.int64) + d.input2_offset)
+    v = (prod.astype(np.float32) * np.float32(d.xnn_scale)).astype(np.float32)
+    v = np.clip(v, np.float32(d.output_activation_min - d.output_offset),
+                np.float32(d.output_activation_max - d.output_offset))
+    return (np.rint(v).astype(np.int64) + d.output_offset).astype(d.output_dtype)
 
 
 def mul_real_multiplier(s1: float, s2: float, s_out: float, precision: Precision) -> float:
@@ -96,8 +137,23 @@ def prepare(ctx: OpContext) -> OpData:
         real = mul_real_multiplier(s1, s2, s_out, ctx.flavor.mul_multiplier)
         m, shift = quantize_multiplier(real)
         lo, hi = quantized_activation_range(ctx, act, out)
+        kind = "quantized"
+        if ctx.flavor.optimized and dtype == np.dtype(np.int8) and shift > 0 and not (
+                ctx.flavor.xnnpack and 2.0**-16 <= real < 256.0):
+            raise ctx.unsupported(
+                f"int8 MUL with s1*s2/s_out = {real:.6g} >= 1 on LiteRT's optimized kernels",
+                supported="multipliers <= 1 (the optimized MulElementwise evaluates "
+                "MultiplyByQuantizedMultiplierSmallerThanOneExp with a positive shift, a "
+                "shift by a negative count that C++ leaves undefined; not characterised)")
+        xnn_scale = float(np.float32(np.float32(np.float32(s1) * np.float32(s2))
+                                     / np.float32(s_out)))
+        if ctx.flavor.xnnpack and dtype in _QUANTIZED_8BIT and 2.0**-16 <= xnn_scale < 256.0:
+            kind = "xnnpack"  # the delegate takes int8 / uint8 MUL with a moderate scale
+        elif (ctx.flavor.optimized and dtype == np.dtype(np.int8)
+              and tuple(in1.shape) == tuple(in2.shape) and shift <= 0):
+            kind = "optimized_flat"
         return OpData(
-            "quantized", shape, dtype, act,
+            kind, shape, dtype, act, xnn_scale=xnn_scale,
             input1_offset=-zp1, input2_offset=-zp2, output_offset=zp_out,
             real_multiplier=real, output_multiplier=m, output_shift=shift,
             output_activation_min=lo, output_activation_max=hi,
@@ -137,6 +193,10 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
         out = apply_float_activation(prod, data.activation)
     elif data.kind == "quantized":
         out = mul_quantized(x1, x2, data)
+    elif data.kind == "optimized_flat":
+        out = mul_int8_optimized_flat(x1, x2, data)
+    elif data.kind == "xnnpack":
+        out = mul_xnnpack(x1, x2, data)
     else:
         out = wrapping_int_op(x1, x2, data.output_dtype, np.multiply)
         out = apply_int_activation(out, data.activation, data.output_dtype)

@@ -55,6 +55,9 @@ from .add import (
     QuantizedAddSubParams,
     add_int16_pot,
     add_sub_quantized,
+    XnnAddSubParams,
+    add_sub_xnnpack,
+    xnnpack_variant,
     int16_pot_params,
     pot_scale_int16_requested,
     quantized_add_sub_params,
@@ -81,7 +84,8 @@ class OpData:
     """What SUB's invoke needs.
 
     kind : ``"float"``, ``"int"`` (plain wrapping integers), ``"quantized"`` (general
-        path), ``"quantized_above_one"`` (LiteRT, output multiplier > 1) or ``"int16_pot"``.
+        path), ``"quantized_above_one"`` (LiteRT, output multiplier > 1), ``"int16_pot"`` or
+        ``"xnnpack"`` (flavour ``xnnpack``, node delegated).
     broadcast : input shapes differ after right-aligned rank extension (LiteRT's
         ``ProcessBroadcastShapes``): the element-wise loop is not used.
     """
@@ -93,6 +97,7 @@ class OpData:
     broadcast: bool = False
     quantized: QuantizedAddSubParams | None = None
     pot: Int16PotParams | None = None
+    xnn: XnnAddSubParams | None = None
 
 
 def _needs_broadcast(shape1: tuple[int, ...], shape2: tuple[int, ...]) -> bool:
@@ -140,6 +145,9 @@ def prepare(ctx: OpContext) -> OpData:
                 "LiteRT's shift by a negative amount was only characterised up to 2**31"
             )
         kind = "quantized_above_one" if params.output_shift > 0 else "quantized"
+        xnn = xnnpack_variant(ctx, in1, in2, out, params, sign=-1)
+        if xnn is not None:  # XNNPACK subtracts with its 21-bit multipliers (b negated)
+            return OpData("xnnpack", shape, dtype, act, broadcast, quantized=params, xnn=xnn)
         return OpData(kind, shape, dtype, act, broadcast, quantized=params)
     if tflm:
         raise ctx.unsupported(supported="float32, int8, int16, int32")
@@ -197,6 +205,9 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     elif data.kind == "quantized":
         assert data.quantized is not None
         out = add_sub_quantized(x1, x2, data.quantized, data.output_dtype, sign=-1)
+    elif data.kind == "xnnpack":
+        assert data.xnn is not None
+        out = add_sub_xnnpack(x1, x2, data.xnn, data.output_dtype)
     elif data.kind == "quantized_above_one":
         assert data.quantized is not None
         out = sub_output_multiplier_above_one(
