@@ -62,6 +62,9 @@ class OpData:
     real_multiplier_identity: float = 0.0
     output_multiplier_identity: int = 0
     output_shift_identity: int = 0
+    #: XNNPACK (kind ``"xnnpack"``): the two ratios with 8 fractional bits
+    xnn_positive_multiplier: int = 0
+    xnn_negative_multiplier: int = 0
 
 
 def leaky_relu_real_multipliers(
@@ -100,6 +103,13 @@ def prepare(ctx: OpContext) -> OpData:
     )
     m_a, sh_a = quantize_multiplier(real_alpha)
     m_id, sh_id = quantize_multiplier(real_id)
+    ratio = np.float32(np.float32(s_in) / np.float32(s_out))
+    if ctx.flavor.xnnpack and dtype in (_I8, _U8) and 1 / 256 <= ratio <= 128:
+        # XNNPACK qs8/qu8 vlrelu: Mp = lrintf(256 * s_in/s_out), Mn = lrintf(256 * ratio * alpha)
+        mp = int(np.rint(np.float32(256.0) * ratio))
+        mn = int(np.rint(np.float32(256.0) * np.float32(ratio * np.float32(alpha))))
+        return OpData("xnnpack", dtype, alpha, input_offset=zp_in, output_offset=zp_out,
+                      xnn_positive_multiplier=mp, xnn_negative_multiplier=mn)
     if m_a == INT32_MIN:  # |m_a| would overflow int32 (q rounds to exactly -1.0)
         raise ctx.unsupported(f"alpha multiplier {real_alpha!r} rounds to -2**31")
     return OpData(
@@ -137,7 +147,22 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     """Apply LEAKY_RELU to ``inputs[0]``."""
     if data.kind == "float":
         return [leaky_relu_float(inputs[0], data.alpha)]
+    if data.kind == "xnnpack":
+        return [leaky_relu_xnnpack(inputs[0], data)]
     return [leaky_relu_quantized(inputs[0], data)]
+
+
+def leaky_relu_xnnpack(q: np.ndarray, d: OpData) -> np.ndarray:
+    """XNNPACK ``qs8-vlrelu``: 8 fractional bits, rounding half up.
+
+    ``d = q - zp_in``; ``out = clamp(((zp_out << 8) + 128 + d * (d >= 0 ? Mp : Mn)) >> 8)``
+    with ``Mp = lrintf(256 * fl32(s_in / s_out))``, ``Mn = lrintf(256 * fl32(ratio * alpha))``.
+    """
+    lo, hi = (-128, 127) if d.output_dtype == _I8 else (0, 255)
+    diff = q.astype(np.int64) - d.input_offset
+    m = np.where(diff >= 0, d.xnn_positive_multiplier, d.xnn_negative_multiplier)
+    acc = (d.output_offset << 8) + 128 + diff * m
+    return np.clip(acc >> 8, lo, hi).astype(d.output_dtype)
 
 
 LEAKY_RELU = Kernel(prepare, invoke)

@@ -39,6 +39,7 @@ import numpy as np
 
 from .. import fixedpoint as fp
 from ..arithmetic import (
+    round_half_away,
     multiply_by_quantized_multiplier,
     quantize_multiplier,
     qrange,
@@ -62,7 +63,7 @@ class OpData:
     Attributes
     ----------
     kind : str
-        ``"float"`` or ``"quantized"``.
+        ``"float"``, ``"quantized"`` (gemmlowp), ``"int16"`` or ``"optimized_lut"``.
     beta : float
         float32 beta from the options (float path).
     input_multiplier, input_left_shift : int
@@ -89,6 +90,10 @@ class OpData:
     output_max: int = 127
     exp_lut: np.ndarray | None = None
     one_over_one_plus_x_lut: np.ndarray | None = None
+    #: kind ``"optimized_lut"`` (LiteRT's optimized 8-bit kernel): float parameters
+    input_scale: float = 0.0
+    output_scale: float = 0.0
+    output_zero_point: int = 0
 
 
 def _beta(ctx: OpContext) -> float:
@@ -169,6 +174,13 @@ def prepare(ctx: OpContext) -> OpData:
     _check_output_quantization(ctx, in_dtype, out_dtype)
 
     input_scale = float(np.float32(x.scale[0]))
+    if ctx.flavor.optimized and (in_dtype, out_dtype) in (
+            (np.dtype(np.int8), np.dtype(np.int8)), (np.dtype(np.uint8), np.dtype(np.uint8))):
+        out_min, out_max = qrange(out_dtype)
+        return OpData(kind="optimized_lut", beta=beta, input_scale=input_scale,
+                      output_scale=float(np.float32(ctx.output(0).scale[0])),
+                      output_zero_point=int(ctx.output(0).zero_point[0]),
+                      output_min=out_min, output_max=out_max)
     real = min(beta * input_scale * float(1 << (31 - SCALED_DIFF_INTEGER_BITS)), 2.0**31 - 1.0)
     if not real > 1.0:
         raise ctx.error(
@@ -354,6 +366,41 @@ def _softmax_quantized(ctx: OpContext, data: OpData, x: np.ndarray) -> np.ndarra
     return out.reshape(q.shape)
 
 
+def _softmax_optimized_lut(data: OpData, x: np.ndarray) -> np.ndarray:
+    """LiteRT's optimized 8-bit softmax (x86 build: the float lookup table).
+
+    Arithmetic
+    ----------
+    ::
+
+        T[255 - v] = expf(fl32(-s_in * beta) * v)          for v = 0..255   (float32)
+        per row:  mx = max(q);  S = sum_c T[255 - mx + q_c]  (float32, in order)
+                  inv = fl32(1 / fl32(S * s_out))
+                  out_c = clamp(rha(fl32(T[255 - mx + q_c] * inv)) + zp_out)
+
+    No Prepare check on ``beta * s_in``, and long rows cannot overflow a float sum, so
+    models the reference kernel aborts on run here. Mirrors:
+    internal/optimized/optimized_ops.h ``Softmax`` (``PopulateSoftmaxLookupTable``).
+    """
+    from ..libm import expf
+
+    v = np.arange(256, dtype=np.float32)
+    scale = np.float32(np.float32(-data.input_scale) * np.float32(data.beta))
+    table = np.empty(256, np.float32)
+    table[255 - np.arange(256)] = expf((scale * v).astype(np.float32))
+    q = np.asarray(x, np.int64)
+    rows = q.reshape(-1, q.shape[-1]) if q.size else q.reshape(0, 1)
+    idx = 255 - rows.max(axis=-1, keepdims=True) + rows
+    terms = table[idx]
+    total = np.zeros(rows.shape[0], np.float32)
+    for c in range(rows.shape[1]):  # float32 sum in index order (one pass per column)
+        total = (total + terms[:, c]).astype(np.float32)
+    inv = (np.float32(1.0) / (total * np.float32(data.output_scale)).astype(np.float32)).astype(np.float32)
+    y = (terms * inv[:, None]).astype(np.float32)
+    out = round_half_away(y.astype(np.float64)) + data.output_zero_point
+    return np.clip(out, data.output_min, data.output_max).reshape(q.shape)
+
+
 def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     """Softmax of ``inputs[0]`` along its last axis.
 
@@ -376,6 +423,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
         return [_softmax_float(inputs[0], data.beta)]
     if data.kind == "int16":
         return [_softmax_int16(ctx, data, inputs[0]).astype(out_dtype)]
+    if data.kind == "optimized_lut":
+        return [_softmax_optimized_lut(data, inputs[0]).astype(out_dtype)]
     return [_softmax_quantized(ctx, data, inputs[0]).astype(out_dtype)]
 
 
