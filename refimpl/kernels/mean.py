@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arithmetic import multiply_by_quantized_multiplier, qrange, quantize_multiplier, wrap32
+from ..arithmetic import (multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_neon,
+                          qrange, quantize_multiplier, wrap32)
 from ..context import Kernel, OpContext
 from ..flavors import TFLM
 
@@ -74,6 +75,12 @@ class OpData:
     output_shift: int = 0
     compute_dtype: np.dtype = np.dtype(np.int8)
     empty_fill: float = 0.0
+    #: ``"ref"``; ``"opt_hw"`` (LiteRT's optimized int8 MEAN over H and W with keep_dims);
+    #: ``"xnn"`` (XNNPACK's float-scaled mean)
+    variant: str = "ref"
+    opt_bias: int = 0
+    xnn_scale: float = 0.0
+    xnn_offset: float = 0.0
 
 
 def resolve_axes(ctx: OpContext, rank: int) -> tuple[int, ...]:
@@ -145,11 +152,27 @@ def _prepare(ctx: OpContext, compute_sum: bool) -> OpData:
             "reproducible result; run with flavor 'tflm' for TFLM's int16 SUM"
         )
     compute_dtype = in_dtype
-    if compute_sum and in_dtype == np.int8 and not tflm:
+    if compute_sum and in_dtype == np.int8 and not tflm and not ctx.flavor.optimized:
         compute_dtype = np.dtype(np.uint8)  # LiteRT reference SUM reads int8 as uint8
+    variant, opt_bias, xnn_scale, xnn_offset = "ref", 0, 0.0, 0.0
+    s_in32, s_out32 = np.float32(x.scale[0]), np.float32(out.scale[0])
+    if in_dtype == np.int8 and ctx.flavor.xnnpack and num_elements > 0:
+        variant = "xnn"
+        inv_n = np.float32(1.0) if compute_sum else np.float32(1.0 / np.float32(num_elements))
+        xnn_scale = np.float32(np.float32(s_in32 / s_out32) * inv_n)
+        xnn_offset = float(np.float32(zp_out - np.float32(np.float32(num_elements * zp_in) * xnn_scale)))
+        xnn_scale = float(xnn_scale)
+    elif (not compute_sum and in_dtype == np.int8 and ctx.flavor.optimized and keep_dims
+          and rank == 4 and axes == (1, 2) and num_elements > 0):
+        variant = "opt_hw"
+        real = np.float32(s_in32 / np.float32(np.float32(num_elements) * s_out32))
+        multiplier, shift = quantize_multiplier(float(real))
+        t = np.float32(np.float32(np.float32(zp_in) * s_in32) / s_out32)
+        opt_bias = zp_out - int(np.float32(t + np.float32(0.5)) if t > 0 else np.float32(t - np.float32(0.5)))
     return OpData(kind="quantized", compute_sum=compute_sum, axes=axes, keep_dims=keep_dims,
                   num_elements=num_elements, input_zero_point=zp_in, output_zero_point=zp_out,
-                  output_multiplier=multiplier, output_shift=shift, compute_dtype=compute_dtype)
+                  output_multiplier=multiplier, output_shift=shift, compute_dtype=compute_dtype,
+                  variant=variant, opt_bias=opt_bias, xnn_scale=xnn_scale, xnn_offset=xnn_offset)
 
 
 def prepare_mean(ctx: OpContext) -> OpData:
@@ -205,8 +228,17 @@ def _reduce_quantized(x: np.ndarray, data: OpData) -> np.ndarray:
     codes = np.asarray(x).astype(data.compute_dtype).astype(np.int64)  # int8 -> uint8 = mod 256
     rows = _rows(codes, data.axes)
     total = wrap32(rows.sum(axis=-1))  # int32 accumulation wraps; order irrelevant
-    shifted = wrap32(total - data.input_zero_point * data.num_elements)
     lo, hi = qrange(data.compute_dtype)
+    if data.variant == "opt_hw":
+        # optimized_integer_ops::Mean: (D) on the raw sum, zero points folded into a bias
+        y = multiply_by_quantized_multiplier_neon(total, data.output_multiplier, data.output_shift)
+        return np.clip(y + data.opt_bias, lo, hi)
+    if data.variant == "xnn":
+        # XNNPACK qs8 mean: float32 scale and offset, round half to even
+        v = (total.astype(np.float32) * np.float32(data.xnn_scale)).astype(np.float32)
+        v = (v + np.float32(data.xnn_offset)).astype(np.float32)
+        return np.clip(np.rint(v), lo, hi).astype(np.int64)
+    shifted = wrap32(total - data.input_zero_point * data.num_elements)
     scaled = multiply_by_quantized_multiplier(shifted, data.output_multiplier, data.output_shift)
     return np.clip(scaled + data.output_zero_point, lo, hi)
 
