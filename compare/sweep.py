@@ -418,6 +418,13 @@ def check(case: Case, runtime_name: str) -> Outcome:
         else:
             out.status, out.detail = "crashed", res.message + "\n(refimpl ran it)"
         return out
+    if res.status == "error":
+        # TFLM fails some unsupported types in Eval without saying so ("failed to invoke
+        # with status 1"): when refimpl's flavour declines the same model, both refuse.
+        ours, why = run_refimpl(case, flavor)
+        if ours is None and why.startswith("UnsupportedOpError"):
+            out.status, out.detail = "no-kernel", f"runtime: invoke failed; refimpl: {why}"
+            return out
     if res.status != "ok":
         out.status, out.detail = res.status, res.message
         return out
