@@ -346,7 +346,7 @@ class _InProcess:
 #: What TFLM's kernels print when Eval meets a type they have no code for.
 _TFLM_TYPE_REFUSAL = re.compile(
     r"not (currently )?supported|currently not supported|supported currently|"
-    r"is not supported", re.IGNORECASE)
+    r"is not supported|does not support type", re.IGNORECASE)
 
 
 def _litert_invoke_status(self, exc: BaseException) -> Status:
