@@ -170,8 +170,11 @@ def prepare(ctx: OpContext) -> OpData:
         if bias is not None and np.dtype(bias.dtype) != _FLOAT32:
             raise ctx.unsupported(f"bias dtype {np.dtype(bias.dtype).name} with float32 input")
     elif dtypes in ((_INT8,) * 3, (_INT16, _INT8, _INT16)):
+        # LiteRT's optimized int8 TRANSPOSE_CONV requantizes with the scalar reference
+        # routine (A), not (D): measured on ai-edge-litert 2.3.0 with tie scales
         quant = prepare_conv_quantization(ctx, input, weights, bias, output, channels_out,
-                                          quantized_dimension=0, activation=activation)
+                                          quantized_dimension=0, activation=activation,
+                                          reference_only=True)
         max_in = 32768 if dtypes[0] == _INT16 else 255
         if weights.data is not None:
             colsum = np.abs(weights.data.astype(np.int64)).reshape(channels_out, -1).sum(axis=1)
