@@ -375,6 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Subcommands whose options live in a compare module (they need the [all] extra).
 _PASS_THROUGH = {
+    "explain": "one output element of one node, step by step (accumulator, multiplier, "
+               "roundings, clamp) and the value under every flavour (refimpl.explain)",
     "sweep": "single-op sweep on every runtime under its flavour; writes "
              "reports/sweep_coverage.md/.json (compare.sweep)",
     "fingerprint": "detect which arithmetic each installed runtime uses per op; writes "
@@ -387,7 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in _PASS_THROUGH:
         import importlib
 
-        module = importlib.import_module(f"compare.{argv[0]}")
+        package = "refimpl" if argv[0] == "explain" else "compare"
+        module = importlib.import_module(f"{package}.{argv[0]}")
         return int(module.main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     try:
