@@ -12,9 +12,10 @@ from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model, qp
 from ._conv_common import float_sum_tolerance
 
 OPS = ("MEAN", "SUM")
-STORE = {"float32": "float32", "int8": "int8", "int16x8": "int16"}
+STORE = {"float32": "float32", "int8": "int8", "int16x8": "int16", "uint8": "uint8"}
 AXES = [((2, 5, 6, 8), (1, 2), True), ((2, 5, 6, 8), (1, 2), False), ((3, 7, 4), (-1,), False),
-        ((3, 7, 4), (0, 2), True), ((2, 4, 4, 16), (1, 2), True)]
+        ((3, 7, 4), (0, 2), True), ((2, 4, 4, 16), (1, 2), True),
+        ((1, 3, 3, 20), (1, 2), True)]  # one 16-channel block + 4 scalar-tail channels (OPT)
 QS = [((0.05, -3), (0.05, -3)), ((0.05, 10), (0.02, -5)), ((0.5, 127), (1.0, 0)),
       ((0.0123, -128), (0.9, 100))]
 
@@ -40,11 +41,13 @@ def _case(op, dtype, name, geom, qin, qout, seed):
         tol = float_sum_tolerance(n, 4.0, 1.0, 0.0)
         return Case(op, dtype, name, model, (x,), {"geom": geom}, tol)
     else:
-        zi = 0 if st == "int16" else qin[1]
-        zo = 0 if st == "int16" else qout[1]
+        shift = 128 if st == "uint8" else 0  # same real values, uint8 zero points
+        zi = 0 if st == "int16" else qin[1] + shift
+        zo = 0 if st == "int16" else qout[1] + shift
         x = int_inputs(rng, shape, st, specials=[zi])
         model = one_op_model(op, [TensorArg(shape, st, scale=qin[0], zero_point=zi), ax],
-                             [TensorArg(out, st, scale=qout[0], zero_point=zo)], {"keep_dims": keep})
+                             [TensorArg(out, st, scale=qout[0], zero_point=zo)],
+                             {"keep_dims": keep})
     return Case(op, dtype, name, model, (x,), {"geom": geom, "q_in": qin, "q_out": qout})
 
 
@@ -55,7 +58,9 @@ def grid(full: bool) -> Iterator[Case]:
             k += 1
             yield _case(op, "float32", f"g{gi}", g, None, None, k)
             for qi, (qin, qo) in enumerate(QS if full else QS[:3]):
-                for dtype in ("int8", "int16x8"):
+                # uint8: every geometry in the full grid, the two OPT H,W ones in the fast one
+                u8 = ("uint8",) if full or gi in (1, 5) else ()
+                for dtype in ("int8", "int16x8", *u8):
                     k += 1
                     yield _case(op, dtype, f"g{gi}-q{qi}", g, qin, qo, k)
 

@@ -7,8 +7,7 @@ axes with size 1; otherwise they are removed.
 Quantized arithmetic (arithmetic.md §2.10), identical in LiteRT's reference kernel and
 TFLM for MEAN: the integer sum of the raw codes is rescaled by a multiplier that is
 pre-divided by the element count. There is no separate "same scale" fast path in
-either runtime's reference code (LiteRT's optimized-only ``keep_dims`` H,W path is not
-reproduced: it is not used by ``BUILTIN_REF``).
+either runtime's reference code (LiteRT's optimized kernels differ: see below).
 
 SUM differs between the runtimes: LiteRT's reference SUM hands int8 data to the
 routine as *uint8* (``GetTensorData<uint8_t>`` in ``QuantizedMeanOrSum<T, kReference>``,
@@ -24,6 +23,26 @@ bytes are stale memory). No exact reference exists, so refimpl raises
 :class:`~refimpl.errors.UnsupportedOpError` for int16 SUM in the ``tflite-ref`` flavour;
 the ``tflm`` flavour computes it (TFLM's int16 SUM is a proper int16 reduction).
 int16 MEAN is unaffected (``EvalQuantizedMean`` passes the real type).
+
+LiteRT's optimized kernels (``tflite-builtin``; measured on ai-edge-litert 2.3.0):
+
+* int8 and uint8 MEAN with ``keep_dims``, rank 4, axes {1, 2}: ``optimized_integer_ops::Mean``
+  / ``optimized_ops::Mean`` (same structure), a
+  float32-derived multiplier and bias on the raw sums (arithmetic.md §2.10). Correction
+  to the doc: only whole blocks of 16 channels take the vector (D) rounding; the last
+  ``depth % 16`` channels go through the scalar loop with the (A) two-rounding multiplier
+  (single-threaded, as in the Python interpreter).
+* SUM of every quantized type (uint8 / int8 / int16) goes through
+  ``optimized_ops::QuantizedMeanOrSum`` (not the reference routine the doc's §2.10 names):
+  the raw sum ``S`` of the codes as read in their own type, then
+  ``std::round(fl32(fl32(float(S) * scale) + bias)) + zp_out`` with
+  ``scale = fl32(s_in / s_out)``, ``bias = fl32(fl32(-zp_in * scale) * float(n))``.
+  int16 SUM is therefore exact and reproducible on the optimized runtime (and under
+  ``xnnpack``, which has no int16 SUM and falls back to it); only the reference kernel's
+  int16 SUM is refused.
+
+Under ``xnnpack`` int8 and uint8 MEAN / SUM use XNNPACK's float-scaled formula
+(arithmetic.md §2.10, "XNN qs8 mean"; the qu8 operator computes the same way, measured).
 """
 
 from __future__ import annotations
@@ -33,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..arithmetic import (multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_neon,
-                          qrange, quantize_multiplier, wrap32)
+                          qrange, quantize_multiplier, round_half_away, wrap32)
 from ..context import Kernel, OpContext
 from ..flavors import TFLM
 
@@ -145,7 +164,7 @@ def _prepare(ctx: OpContext, compute_sum: bool) -> OpData:
         k = min(num_elements.bit_length() - 1, 32, 31 + s0)
         multiplier = (m0 << k) // num_elements  # C int64 division; both operands >= 0
         shift = s0 - k
-    if compute_sum and in_dtype == np.int16 and not tflm:
+    if compute_sum and in_dtype == np.int16 and not tflm and not ctx.flavor.optimized:
         raise ctx.unsupported(
             "int16 SUM: LiteRT's reference kernel reads the int16 data as uint8 bytes and "
             "writes only half of the output bytes (the rest is stale memory), so it has no "
@@ -156,19 +175,28 @@ def _prepare(ctx: OpContext, compute_sum: bool) -> OpData:
         compute_dtype = np.dtype(np.uint8)  # LiteRT reference SUM reads int8 as uint8
     variant, opt_bias, xnn_scale, xnn_offset = "ref", 0, 0.0, 0.0
     s_in32, s_out32 = np.float32(x.scale[0]), np.float32(out.scale[0])
-    if in_dtype == np.int8 and ctx.flavor.xnnpack and num_elements > 0:
+    if in_dtype in (np.int8, np.uint8) and ctx.flavor.xnnpack and num_elements > 0:
         variant = "xnn"
         inv_n = np.float32(1.0) if compute_sum else np.float32(1.0 / np.float32(num_elements))
         xnn_scale = np.float32(np.float32(s_in32 / s_out32) * inv_n)
-        xnn_offset = float(np.float32(zp_out - np.float32(np.float32(num_elements * zp_in) * xnn_scale)))
+        nzp = np.float32(num_elements * zp_in)
+        xnn_offset = float(np.float32(zp_out - np.float32(nzp * xnn_scale)))
         xnn_scale = float(xnn_scale)
-    elif (not compute_sum and in_dtype == np.int8 and ctx.flavor.optimized and keep_dims
-          and rank == 4 and axes == (1, 2) and num_elements > 0):
+    elif (not compute_sum and in_dtype in (np.int8, np.uint8) and ctx.flavor.optimized
+          and keep_dims and rank == 4 and axes == (1, 2) and num_elements > 0):
         variant = "opt_hw"
         real = np.float32(s_in32 / np.float32(np.float32(num_elements) * s_out32))
         multiplier, shift = quantize_multiplier(float(real))
         t = np.float32(np.float32(np.float32(zp_in) * s_in32) / s_out32)
-        opt_bias = zp_out - int(np.float32(t + np.float32(0.5)) if t > 0 else np.float32(t - np.float32(0.5)))
+        half = np.float32(0.5)
+        opt_bias = zp_out - int(np.float32(t + half) if t > 0 else np.float32(t - half))
+    elif compute_sum and ctx.flavor.optimized and num_elements > 0:
+        # optimized_ops::QuantizedMeanOrSum (sum): float32 scale and bias, round half away
+        variant = "opt_sum"
+        xnn_scale = np.float32(s_in32 / s_out32)
+        xnn_offset = float(np.float32(np.float32(np.float32(-zp_in) * xnn_scale)
+                                      * np.float32(num_elements)))
+        xnn_scale = float(xnn_scale)
     return OpData(kind="quantized", compute_sum=compute_sum, axes=axes, keep_dims=keep_dims,
                   num_elements=num_elements, input_zero_point=zp_in, output_zero_point=zp_out,
                   output_multiplier=multiplier, output_shift=shift, compute_dtype=compute_dtype,
@@ -231,13 +259,24 @@ def _reduce_quantized(x: np.ndarray, data: OpData) -> np.ndarray:
     lo, hi = qrange(data.compute_dtype)
     if data.variant == "opt_hw":
         # optimized_integer_ops::Mean: (D) on the raw sum, zero points folded into a bias
+        # in blocks of 16 channels; the last depth % 16 channels take the scalar (A) rounding
+        # (MeanImpl's tail loop; one thread assumed, as in the Python interpreter)
         y = multiply_by_quantized_multiplier_neon(total, data.output_multiplier, data.output_shift)
+        body = (total.shape[-1] // 16) * 16
+        y[..., body:] = multiply_by_quantized_multiplier(
+            total[..., body:], data.output_multiplier, data.output_shift)
         return np.clip(y + data.opt_bias, lo, hi)
     if data.variant == "xnn":
         # XNNPACK qs8 mean: float32 scale and offset, round half to even
         v = (total.astype(np.float32) * np.float32(data.xnn_scale)).astype(np.float32)
         v = (v + np.float32(data.xnn_offset)).astype(np.float32)
         return np.clip(np.rint(v), lo, hi).astype(np.int64)
+    if data.variant == "opt_sum":
+        # LiteRT optimized SUM: fl32(fl32(float(S) * scale) + bias), std::round, then + zp_out
+        v = (total.astype(np.float32) * np.float32(data.xnn_scale)).astype(np.float32)
+        v = (v + np.float32(data.xnn_offset)).astype(np.float32)
+        r = np.clip(round_half_away(v.astype(np.float64)), -2.0**31, 2.0**31 - 1)
+        return np.clip(r.astype(np.int64) + data.output_zero_point, lo, hi)
     shifted = wrap32(total - data.input_zero_point * data.num_elements)
     scaled = multiply_by_quantized_multiplier(shifted, data.output_multiplier, data.output_shift)
     return np.clip(scaled + data.output_zero_point, lo, hi)
@@ -251,10 +290,15 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
         shifted = int32(S - zp_in * n)                      # wraps like the C cast
         out = clamp(MBQM_double(shifted, output_multiplier, output_shift) + zp_out)
 
+    Optimized variants (``data.variant``): ``opt_hw`` (D)/(A) on the raw sums plus a bias,
+    ``opt_sum`` float32 scale and bias with round half away, ``xnn`` float32 scale and
+    offset with round half to even (see the module docstring).
+
     Float: sequential float32 sum, then (MEAN) a float32 division by ``float(n)``.
     An input with no elements gives ``data.empty_fill`` everywhere.
 
     Mirrors: ``QuantizedMeanOrSum`` and ``Mean<float, float>`` (reference/reduce.h),
+    ``QuantizedMeanOrSum`` (optimized/reduce.h), ``MeanImpl`` (optimized/integer_ops/mean.h),
     ``EvalMean`` / ``EvalSum`` (tflite/kernels/reduce.cc), ``EvalMeanHelper`` /
     ``EvalSumHelper`` (micro/kernels/reduce_common.cc).
     """

@@ -7,7 +7,7 @@ import pytest
 from _op_builders import ctx, run, tensor
 
 from refimpl.errors import OpError, UnsupportedOpError
-from refimpl.flavors import TFLITE_REF, TFLM
+from refimpl.flavors import TFLITE_BUILTIN, TFLITE_REF, TFLM, XNNPACK
 from refimpl.kernels.mean import MEAN, SUM
 
 FLAVORS = [pytest.param(TFLITE_REF, id="ref"), pytest.param(TFLM, id="tflm")]
@@ -207,3 +207,55 @@ def test_int16_sum_is_refused_for_litert_and_computed_for_tflm():
     # S = 3045; 0.1 = 0.8 * 2**-3 -> m = round(0.8 * 2**31) = 1717986918, shift -3;
     # SRDHM(3045, m) = floor((3045*m + 2**30) / 2**31) = 2436; RDBPOT(2436, 3) = 304.5 -> 305
     assert run(SUM, c, np.array([[1000, 2345, -300]]), None)[0].tolist() == [305]
+
+
+# ------------------------------------------------------------------------------------
+# LiteRT optimized kernels (flavour tflite-builtin; XNNPACK falls back to them here)
+# ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("flavor", [pytest.param(TFLITE_BUILTIN, id="builtin"),
+                                    pytest.param(XNNPACK, id="xnnpack-fallback-int16")])
+def test_optimized_int16_sum_is_a_float_scaled_int16_sum(flavor):
+    # Optimized SUM: scale = fl32(1e-3 / 1e-2) = 0.1 (float32), bias = -0 * 0.1 * 3 = 0;
+    # S = 1000 + 2345 - 300 = 3045 -> 3045 * 0.1f = 304.5 (float32) -> round half away = 305.
+    # (XNNPACK has no int16 SUM, so the xnnpack flavour takes the same path.)
+    c = reduce_ctx("SUM", (1, 3), [1], s_in=1e-3, s_out=1e-2, dtype=np.int16, flavor=flavor)
+    assert run(SUM, c, np.array([[1000, 2345, -300]]), None)[0].tolist() == [305]
+
+
+def test_optimized_int8_sum_rounds_ties_away_where_ref_rounds_them_up():
+    # s_in 0.5, s_out 1, zero points 0 (the tie of measured case SUM-int8-g2-q2, which
+    # differed by one before this path existed). Codes -100, -100, -2, -5: S = -207.
+    # OPT (float): scale 0.5f, bias 0 -> -207 * 0.5 = -103.5 -> std::round -> -104.
+    # REF / TFLM: m = 2**30, shift 0 -> SRDHM(-207, 2**30)
+    #   = trunc((-207 * 2**30 + 1 - 2**30) / 2**31) = trunc(-103.99..) = -103.
+    x = np.array([[-100, -100, -2, -5]])
+    for flavor, want in ((TFLITE_BUILTIN, -104), (TFLM, -103)):
+        c = reduce_ctx("SUM", (1, 4), [1], s_in=0.5, s_out=1.0, flavor=flavor)
+        assert run(SUM, c, x, None)[0].tolist() == [want]
+
+
+def test_optimized_mean_hw_tail_channels_use_the_two_rounding_multiplier():
+    # keep_dims, rank 4, axes {1, 2}, 17 channels: channels 0..15 are one 16-wide block
+    # ((D) rounding), channel 16 is MeanImpl's scalar tail ((A) rounding).
+    # n = 2, s_in 1, s_out 2: real = 1 / (2 * 2) = 0.25 -> m = 2**30, shift -1, bias 0.
+    # Every channel sums to S = -1 + -1 = -2 (true mean -0.5).
+    # (D): rounding doubling high mul (2 * -2 * 2**30 + 2**31) >> 32 = -1, then the
+    #      rounding right shift by 1: (-1 + 1) >> 1 = 0.
+    # (A): SRDHM(-2, 2**30) = -1 exactly, RDBPOT(-1, 1) = -0.5 away from zero = -1.
+    x = np.full((1, 1, 2, 17), -1, np.int8)
+    c = reduce_ctx("MEAN", (1, 1, 2, 17), [1, 2], keep_dims=True, s_in=1.0, s_out=2.0,
+                   flavor=TFLITE_BUILTIN, out_shape=(1, 1, 1, 17))
+    y = run(MEAN, c, x, None)[0].reshape(-1).tolist()
+    assert y == [0] * 16 + [-1]
+
+
+def test_uint8_mean_under_xnnpack_rounds_half_to_even_ref_rounds_half_up():
+    # uint8, s_in = s_out = 1, zero points 128, n = 2, codes 128 and 129: S = 257.
+    # XNNPACK qu8 mean: sc = fl32(1 * fl32(1/2)) = 0.5, yzp = fl32(128 - fl32(256 * 0.5)) = 0,
+    #   out = rne(257 * 0.5 + 0) = rne(128.5) = 128.
+    # REF: S - zp * n = 1; m0, s0 = 2**30, 1; k = 1 -> m = (2**30 << 1) // 2 = 2**30, shift 0:
+    #   SRDHM(1, 2**30) = (2**30 + 2**30) >> 31 = 1 -> 1 + 128 = 129.
+    x = np.array([[128, 129]])
+    for flavor, want in ((XNNPACK, 128), (TFLITE_REF, 129)):
+        c = reduce_ctx("MEAN", (1, 2), [1], zp_in=128, zp_out=128, dtype=np.uint8, flavor=flavor)
+        assert run(MEAN, c, x, None)[0].tolist() == [want]
