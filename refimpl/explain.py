@@ -9,8 +9,9 @@ For CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED the steps are the receptive f
 (inputs and weights with their zero points), the int32 accumulator (the sum of products,
 the bias), the real multiplier and its ``(multiplier, shift)`` form, every rounding step
 of the flavour's requantization with its intermediate value, the output zero point and
-the clamp. Pooling, QUANTIZE, DEQUANTIZE, SOFTMAX, ADD and MUL have their own step lists;
-any other node gets the values that feed the element and its OpData. Every explanation
+the clamp (float models: the float sum in the kernel's order). Pooling, QUANTIZE and
+DEQUANTIZE have their own step lists; any other node (ADD, MUL, SOFTMAX, MEAN, LOGISTIC,
+...) gets the values that feed the element, its OpData and its value per flavour. Every explanation
 is checked: its final value must equal what the interpreter computed for that element
 (a mismatch raises, it is a bug in refimpl).
 

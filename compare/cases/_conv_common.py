@@ -61,3 +61,24 @@ def float_sum_tolerance(k: int, max_x: float, max_w: float, max_b: float) -> dic
               f"FMA): |diff| <= 2*(K+1)*2^-24*sum|terms| = {atol:.3g}")
     t = Tolerance(reason=reason, atol=atol)
     return {"litert-builtin": t, "litert-xnnpack": t}
+
+
+def quantized_filter_and_bias(rng: np.random.Generator, wshape, cout: int, s_in: float,
+                              s_w: float, per_channel: bool, int16: bool,
+                              quantized_dimension: int = 0, with_bias: bool = True):
+    """Symmetric int8 weights (per tensor, or per channel around ``s_w``) and the bias the
+    converter would write: int32 (int64 for 16x8), scale ``fl32(s_in * s_w[c])``, zero
+    point 0. Returns ``(weights TensorArg, bias TensorArg or None)``."""
+    from ._common import TensorArg
+
+    ws = per_channel_scales(s_w, cout) if per_channel else [s_w]
+    zps = [0] * len(ws) if per_channel else 0
+    wq = TensorArg(tuple(wshape), "int8", data=weights(rng, wshape),
+                   scale=ws if per_channel else s_w, zero_point=zps,
+                   quantized_dimension=quantized_dimension)
+    if not with_bias:
+        return wq, None
+    b_t = "int64" if int16 else "int32"
+    b_scale = ([float(np.float32(s_in) * np.float32(v)) for v in ws] if per_channel
+               else float(np.float32(s_in) * np.float32(s_w)))
+    return wq, TensorArg((cout,), b_t, data=bias(rng, cout, b_t), scale=b_scale, zero_point=zps)

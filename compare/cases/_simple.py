@@ -52,3 +52,49 @@ def binary_case(op: str, dtype: str, name: str, s1, s2, so, q1, q2, qo, options:
     model = one_op_model(op, args, outs, options)
     params = {"shapes": (s1, s2, so), "q": (q1, q2, qo), "options": options}
     return Case(op, dtype, name, model, xs, params)
+
+
+#: Shapes and scales shared by the MUL and SUB grids: same shape, per-channel broadcast,
+#: an odd length (vector tails), both sides broadcasting; tie-heavy and extreme scales.
+BINARY_SHAPES = [((2, 5, 7, 3), (2, 5, 7, 3), (2, 5, 7, 3)),
+                 ((2, 4, 4, 16), (1, 1, 1, 16), (2, 4, 4, 16)),
+                 ((37,), (37,), (37,)), ((3, 1, 6), (1, 5, 1), (3, 5, 6))]
+BINARY_SCALES = [((0.05, -3), (0.02, 4), (0.0007, -1)), ((0.5, 127), (0.25, -128), (1.0, 0)),
+                 ((0.0123, 10), (0.0456, -20), (0.0001, 5)), ((1.0, 0), (1.0, 0), (0.001, 0))]
+
+
+def binary_grid(op: str, full: bool, fast_scales: int) -> Any:
+    """float32 / int8 / int16x8 cases of a broadcasting binary op with a fused activation;
+    the fast run takes shapes 1-2, activations NONE and RELU6 and the first
+    ``fast_scales`` scale sets."""
+    k = 0
+    shapes = BINARY_SHAPES if full else BINARY_SHAPES[1:3]
+    for si, shp in enumerate(shapes):
+        for act in ((0, 1, 3) if full else (0, 3)):
+            k += 1
+            opts = {"fused_activation_function": act}
+            yield binary_case(op, "float32", f"s{si}-a{act}", *shp, None, None, None, opts, k)
+            for qi, (q1, q2, qo) in enumerate(BINARY_SCALES if full
+                                              else BINARY_SCALES[:fast_scales]):
+                for dtype in ("int8", "int16x8"):
+                    k += 1
+                    yield binary_case(op, dtype, f"s{si}-a{act}-q{qi}", *shp, q1, q2, qo, opts, k)
+
+
+def binary_strategies(op: str) -> dict:
+    """Hypothesis strategies drawing quantization parameters for ``op`` (int8, int16x8)."""
+    from hypothesis import strategies as st
+
+    from ._common import qparams
+
+    def make(dtype: str, store: str) -> Any:
+        @st.composite
+        def case(draw: Any) -> Case:
+            q1, q2, qo = (draw(qparams(store)) for _ in range(3))
+            seed = draw(st.integers(0, 2**31 - 1))
+            shapes = draw(st.sampled_from(BINARY_SHAPES))
+            act = draw(st.sampled_from((0, 1, 3)))
+            return binary_case(op, dtype, f"h{seed:x}", *shapes, q1, q2, qo,
+                               {"fused_activation_function": act}, seed)
+        return case()
+    return {"int8": make("int8", "int8"), "int16x8": make("int16x8", "int16")}

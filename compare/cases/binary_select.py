@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model
+from ._common import Case, TensorArg, float_inputs, one_op_model
 
 CMP = ("EQUAL", "NOT_EQUAL", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL")
 OPS = ("MAXIMUM", "MINIMUM", *CMP, "SELECT", "SELECT_V2")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model, qparams
-from ._conv_common import TIE_SCALES, bias, float_sum_tolerance, per_channel_scales, weights
+from ._conv_common import TIE_SCALES, float_sum_tolerance, quantized_filter_and_bias
 from ._padding_util import conv_out
 
 OP = "DEPTHWISE_CONV_2D"
@@ -43,14 +43,8 @@ def _case(dtype, name, geom, act, q, seed, per_channel=False):
     act_t = "int16" if dtype == "int16x8" else "int8"
     if act_t == "int16":
         zp_in = zp_out = 0
-    ws = per_channel_scales(s_w, cout) if per_channel else [s_w]
-    b_t = "int64" if act_t == "int16" else "int32"
-    wq = TensorArg(fshape, "int8", data=weights(rng, fshape), scale=ws if per_channel else s_w,
-                   zero_point=[0] * len(ws) if per_channel else 0, quantized_dimension=3)
-    bq = TensorArg((cout,), b_t, data=bias(rng, cout, b_t),
-                   scale=[float(np.float32(s_in) * np.float32(v)) for v in ws] if per_channel
-                   else float(np.float32(s_in) * np.float32(s_w)),
-                   zero_point=[0] * len(ws) if per_channel else 0)
+    wq, bq = quantized_filter_and_bias(rng, fshape, cout, s_in, s_w, per_channel,
+                                       act_t == "int16", quantized_dimension=3)
     x = int_inputs(rng, (n, h, w, c), act_t, specials=[zp_in])
     model = one_op_model(OP, [TensorArg((n, h, w, c), act_t, scale=s_in, zero_point=zp_in), wq, bq],
                          [TensorArg(out_shape, act_t, scale=s_out, zero_point=zp_out)], opts)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model
-from ._conv_common import TIE_SCALES, bias, float_sum_tolerance, per_channel_scales, weights
+from ._conv_common import TIE_SCALES, float_sum_tolerance, quantized_filter_and_bias
 
 OP = "TRANSPOSE_CONV"
 #: (input NHWC, weights OHWI, stride, padding 0 SAME / 1 VALID, output NHWC)
@@ -35,14 +35,8 @@ def _case(dtype, name, geom, q, seed, pc=False, with_bias=True):
     st = "int16" if dtype == "int16x8" else "int8"
     if st == "int16":
         zp_in = zp_out = 0
-    wsc = per_channel_scales(s_w, cout) if pc else [s_w]
-    w = TensorArg(ws, "int8", data=weights(rng, ws), scale=wsc if pc else s_w,
-                  zero_point=[0] * len(wsc) if pc else 0)
-    bt = "int64" if st == "int16" else "int32"
-    b = TensorArg((cout,), bt, data=bias(rng, cout, bt),
-                  scale=[float(np.float32(s_in) * np.float32(v)) for v in wsc] if pc
-                  else float(np.float32(s_in) * np.float32(s_w)),
-                  zero_point=[0] * len(wsc) if pc else 0) if with_bias else None
+    w, b = quantized_filter_and_bias(rng, ws, cout, s_in, s_w, pc, st == "int16",
+                                     with_bias=with_bias)
     model = one_op_model(OP, [shape_in, w, TensorArg(xs, st, scale=s_in, zero_point=zp_in), b],
                          [TensorArg(os_, st, scale=s_out, zero_point=zp_out)], opts)
     label = "int8-pc" if (pc and dtype == "int8") else dtype

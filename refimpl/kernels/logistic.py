@@ -116,6 +116,19 @@ def prepare(ctx: OpContext) -> OpData:
     return OpData(kind="lut", lut=lut)
 
 
+def refuse_optimized_pot_int16(ctx: OpContext, input_multiplier: int) -> None:
+    """LOGISTIC / TANH int16 with a power-of-two input scale (``input_multiplier == 0``) on
+    LiteRT's optimized resolver runs gemmlowp's int16 fixed-point kernel, which refimpl
+    has not ported: refuse rather than compute the table path's (different) answer."""
+    if input_multiplier == 0 and ctx.flavor.optimized:
+        raise ctx.unsupported(
+            "int16 input with a power-of-two scale on LiteRT's optimized kernels",
+            supported="non-power-of-two input scales (LiteRT's optimized resolver runs the "
+            "gemmlowp int16 fixed-point kernel for this case, which refimpl does not "
+            "reproduce; the reference kernels, TFLM and refimpl's other flavours use the "
+            "table path)")
+
+
 def _prepare_int16(ctx: OpContext) -> OpData:
     """int16: zero points 0, output scale 2**-15, input rescaled to ``1/(3*4096)`` units.
 
@@ -137,13 +150,7 @@ def _prepare_int16(ctx: OpContext) -> OpData:
     ctx.require(is_pot and log2 == -15,
                 f"int16 output scale must be 2**-15, got {float(out.scale[0])!r}")
     multiplier, shift = fp.int16_activation_input_rescaling(float(x.scale[0]), tanh=False)
-    if multiplier == 0 and ctx.flavor.optimized:
-        raise ctx.unsupported(
-            "int16 input with a power-of-two scale on LiteRT's optimized kernels",
-            supported="non-power-of-two input scales (LiteRT's optimized resolver runs the "
-            "gemmlowp int16 fixed-point kernel for this case, which refimpl does not "
-            "reproduce; the reference kernels, TFLM and refimpl's other flavours use the "
-            "table path)")
+    refuse_optimized_pot_int16(ctx, multiplier)
     return OpData(kind="int16", input_multiplier=multiplier, input_left_shift=shift)
 
 

@@ -392,9 +392,8 @@ def _softmax_optimized_lut(data: OpData, x: np.ndarray) -> np.ndarray:
     rows = q.reshape(-1, q.shape[-1]) if q.size else q.reshape(0, 1)
     idx = 255 - rows.max(axis=-1, keepdims=True) + rows
     terms = table[idx]
-    total = np.zeros(rows.shape[0], np.float32)
-    for c in range(rows.shape[1]):  # float32 sum in index order (one pass per column)
-        total = (total + terms[:, c]).astype(np.float32)
+    # float32 sum in index order: np.add.accumulate is strictly sequential (np.sum is not)
+    total = np.add.accumulate(terms, axis=-1, dtype=np.float32)[:, -1]
     inv = (np.float32(1.0) / (total * np.float32(data.output_scale)).astype(np.float32)).astype(np.float32)
     y = (terms * inv[:, None]).astype(np.float32)
     out = round_half_away(y.astype(np.float64)) + data.output_zero_point

@@ -31,6 +31,7 @@ from ..arithmetic import (
 )
 from ..context import Kernel, OpContext
 from ..flavors import TFLM
+from .logistic import refuse_optimized_pot_int16
 
 #: Integer bits of the rescaled input of the fixed-point path (Q4.27).
 INPUT_INTEGER_BITS = 4
@@ -118,13 +119,7 @@ def _prepare_int16(ctx: OpContext) -> OpData:
     ctx.require(is_pot and log2 == -15,
                 f"int16 output scale must be 2**-15, got {float(out.scale[0])!r}")
     multiplier, shift = fp.int16_activation_input_rescaling(float(x.scale[0]), tanh=True)
-    if multiplier == 0 and ctx.flavor.optimized:
-        raise ctx.unsupported(
-            "int16 input with a power-of-two scale on LiteRT's optimized kernels",
-            supported="non-power-of-two input scales (LiteRT's optimized resolver runs the "
-            "gemmlowp int16 fixed-point kernel for this case, which refimpl does not "
-            "reproduce; the reference kernels, TFLM and refimpl's other flavours use the "
-            "table path)")
+    refuse_optimized_pot_int16(ctx, multiplier)
     return OpData(kind="int16", input_multiplier=multiplier, input_left_shift=shift)
 
 
