@@ -83,7 +83,7 @@ from numpy.typing import NDArray
 from .. import arithmetic as ar
 from ..context import Kernel, OpContext, TensorInfo
 from ..flavors import Requant
-from . import hybrid
+from . import hybrid, xnnpack_qd8
 from .xnnpack_checks import delegates_qs8_gemm
 from .padding import (
     Window2D,
@@ -275,11 +275,19 @@ class HybridConv:
         LiteRT's optimized ``HybridConvPerChannel`` (im2col + GEMM), which rescales by
         ``acc * fl32(s_w[oc] * sf_n)`` — one rounding fewer than the reference kernel's
         ``fl32(acc * s_w[oc]) * sf_n``; the two differ by an ulp on ~26 % of outputs.
+    xnnpack : {None, "image", "pixel"}
+        The XNNPACK delegate takes the node (flavour ``xnnpack``) and quantizes the input
+        per image, or per pixel where it rewrites a 1x1 convolution into a fully
+        connected node (:mod:`.xnnpack_qd8`).
+    activation : int
+        Fused activation code (the XNNPACK output clamp).
     """
 
     per_channel: bool
     filter_scale: F32Array
     optimized: bool = False
+    xnnpack: str | None = None
+    activation: int = 0
 
 
 @dataclass(frozen=True)
@@ -353,8 +361,9 @@ def prepare(ctx: OpContext) -> OpData:
             raise ctx.unsupported(f"bias dtype {np.dtype(bias.dtype).name} with float32 input")
         gemm_dtype: type = np.float32
         if dtypes[1] == _INT8:
-            hybrid_data = _prepare_hybrid(ctx, filter, channels_out, groups)
-            max_in = 255 if hybrid_data.per_channel else 127  # |q - zp| or |q|
+            hybrid_data = _prepare_hybrid(ctx, filter, channels_out, groups, window,
+                                          activation)
+            max_in = 255 if hybrid_data.per_channel or hybrid_data.xnnpack else 127
             gemm_dtype = ar.gemm_float_dtype(max_in, _max_colsum(filter, channels_out, k))
     elif dtypes in ((_INT8,) * 3, (_INT16, _INT8, _INT16)):
         # LiteRT's optimized CONV_2D hands grouped convolutions to the reference kernel
@@ -375,10 +384,23 @@ def prepare(ctx: OpContext) -> OpData:
 
 
 def _prepare_hybrid(ctx: OpContext, filter: TensorInfo, channels_out: int,
-                    groups: int) -> HybridConv:
-    """Pick LiteRT's hybrid path: per-channel when the scales differ or groups > 1."""
+                    groups: int, window: Window2D, activation: int) -> HybridConv:
+    """Pick LiteRT's hybrid path: per-channel when the scales differ or groups > 1.
+
+    Under the ``xnnpack`` flavour, XNNPACK's ``qd8`` path when the delegate takes the node.
+    """
     hybrid.require_hybrid_runtime(ctx)
     scales = hybrid.hybrid_filter_scales(ctx, filter, channels_out)
+    if xnnpack_qd8.delegates_qd8(ctx, ctx.input(0), filter, ctx.optional_input(2),
+                                 ctx.output(0), activation, bias_required=True):
+        xnnpack_qd8.refuse_nonzero_weight_zero_point(ctx, filter)
+        pad = window.padding
+        as_fc = xnnpack_qd8.conv_runs_as_fully_connected(
+            window.filter_h, window.filter_w, window.stride_h, window.stride_w,
+            bool(pad.height or pad.width or pad.height_offset or pad.width_offset),
+            groups, ctx.input(0).shape[3], channels_out)
+        return HybridConv(True, scales, xnnpack="pixel" if as_fc else "image",
+                          activation=activation)
     per_channel = groups != 1 or bool(np.any(scales != scales[0]))
     if per_channel and scales.size != channels_out:
         raise ctx.unsupported(f"grouped hybrid conv with one filter scale ({groups} groups)",
@@ -509,6 +531,8 @@ def _invoke_hybrid(x: F32Array, filter: I8Array, bias: F32Array | None,
     n = x.shape[0]
     if win.is_empty:
         return np.zeros((n, win.out_h, win.out_w, filter.shape[0]), np.float32)
+    if h.xnnpack is not None:
+        return _invoke_hybrid_xnnpack(x, filter, bias, data)
     rows = x.reshape(n, -1)
     if h.per_channel:
         qr = hybrid.quantize_rows_asymmetric(rows)
@@ -535,6 +559,34 @@ def _invoke_hybrid(x: F32Array, filter: I8Array, bias: F32Array | None,
         if b32 is not None:
             y = y + b32
         return clamp_float(y, data.float_activation_min, data.float_activation_max)
+
+    return _convolve_int(padded, weights, data, finish, np.float32)
+
+
+def _invoke_hybrid_xnnpack(x: F32Array, filter: I8Array, bias: F32Array | None,
+                           data: OpData) -> F32Array:
+    """XNNPACK's qd8 convolution: quantize per image (or per pixel), exact integer
+    convolution, ``fmaf(fl32(acc * d), s_w[oc], bias[oc])`` (:mod:`.xnnpack_qd8`)."""
+    win, h = data.window, data.hybrid
+    assert h is not None
+    n, c_out = x.shape[0], filter.shape[0]
+    scales = np.broadcast_to(h.filter_scale, (c_out,))
+    if h.xnnpack == "pixel":  # 1x1, stride 1, unpadded: a fully connected layer per pixel
+        qd8 = xnnpack_qd8.quantize_rows(x.reshape(-1, x.shape[3]))
+        w = filter.reshape(c_out, -1).T.astype(data.gemm_dtype)
+        acc = ar.exact_matmul(qd8.centered.astype(data.gemm_dtype), w, data.gemm_dtype,
+                              as_int64=False)
+        y = xnnpack_qd8.rescale(acc, qd8.dequant_scale[:, None], scales, bias,
+                                h.activation)
+        return y.reshape(n, win.out_h, win.out_w, c_out)
+    qd8 = xnnpack_qd8.quantize_rows(x.reshape(n, -1))
+    centered = qd8.centered.reshape(x.shape).astype(data.gemm_dtype)
+    padded = pad_input(centered, win, 0)  # padding taps contribute 0
+    weights = _weights_matrix(filter, data.groups, data.gemm_dtype)
+
+    def finish(acc: np.ndarray, b: slice) -> np.ndarray:
+        d = qd8.dequant_scale[b].reshape(-1, 1, 1, 1)
+        return xnnpack_qd8.rescale(acc, d, scales, bias, h.activation)
 
     return _convolve_int(padded, weights, data, finish, np.float32)
 

@@ -50,6 +50,10 @@ Arithmetic (hybrid, ``EvalHybridDense``; arithmetic.md §3)
 The dot products run on x86 in SSE/AVX2 integer code (exact), the rescale in scalar
 float32 (no FMA observed).
 
+Under the ``xnnpack`` flavour a node the delegate takes follows XNNPACK's ``qd8`` path
+instead (:mod:`.xnnpack_qd8`): per-row asymmetric parameters ``s = 255 / (rmax - rmin)``,
+round-half-even quantization, and ``fmaf(fl32(acc * d_b), s_w[u], bias[u])``.
+
 Mirrors: tflite/kernels/fully_connected.cc (PrepareImpl, EvalQuantized, EvalHybridDense),
 reference/integer_ops/fully_connected.h, optimized/sse_tensor_utils.cc
 (``SseMatrixBatchVectorMultiplyAccumulateImpl``); tflite-micro
@@ -65,7 +69,7 @@ import numpy as np
 from .. import arithmetic as ar
 from ..context import Kernel, OpContext
 from ..flavors import Requant
-from . import hybrid
+from . import hybrid, xnnpack_qd8
 from .conv_2d import accumulator_bits_16x8
 from .xnnpack_checks import delegates_qs8_gemm
 from .padding import activation_range_float, clamp_float
@@ -86,12 +90,16 @@ class HybridFC:
         ``asymmetric_quantize_inputs``.
     row_sums : ndarray of int64, shape (units,)
         ``sum_d w[u, d]`` (multiplied by the row's zero point and subtracted).
+    xnnpack : bool
+        The XNNPACK delegate takes the node (flavour ``xnnpack``): its ``qd8`` path
+        (:mod:`.xnnpack_qd8`) replaces LiteRT's hybrid arithmetic.
     """
 
     filter_scale: np.ndarray
     per_channel: bool
     asymmetric: bool
     row_sums: np.ndarray
+    xnnpack: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,12 +282,16 @@ def _prepare_hybrid(ctx: OpContext, activation: int, depth: int, units: int) -> 
         raise ctx.unsupported(f"bias dtype {np.dtype(bias.dtype).name} on a hybrid op",
                               supported="float32 bias")
     asymmetric = bool(getattr(ctx.options, "asymmetric_quantize_inputs", False))
+    xnn = xnnpack_qd8.delegates_qd8(ctx, ctx.input(0), w, bias, ctx.output(0), activation,
+                                    bias_required=False)
+    if xnn:
+        xnnpack_qd8.refuse_nonzero_weight_zero_point(ctx, w)
     w64 = w.data.astype(np.int64)
     colsum_max = float(np.abs(w64).sum(axis=1).max(initial=0))
-    gemm_dtype = ar.gemm_float_dtype(128, colsum_max)  # |q| <= 128
+    gemm_dtype = ar.gemm_float_dtype(255 if xnn else 128, colsum_max)  # |q - zp| or |q|
     weights = np.ascontiguousarray(w64.T.astype(gemm_dtype))
     b = None if bias is None else np.asarray(bias.data, np.float32).reshape(-1)
-    info = HybridFC(scales, scales.size > 1, asymmetric, w64.sum(axis=1))
+    info = HybridFC(scales, scales.size > 1, asymmetric, w64.sum(axis=1), xnn)
     return OpData(depth, units, 0, 0, 0, None, 0, 0, activation, gemm_dtype, weights, b,
                   output_dtype=_FLOAT32, hybrid=info)
 
@@ -339,6 +351,13 @@ def _eval_hybrid(data: OpData, x: np.ndarray) -> np.ndarray:
     h = data.hybrid
     assert h is not None
     rows = np.asarray(x, np.float32).reshape(-1, data.depth)
+    if h.xnnpack:
+        qd8 = xnnpack_qd8.quantize_rows(rows)
+        acc = ar.exact_matmul(qd8.centered.astype(data.gemm_dtype), data.weights,
+                              data.gemm_dtype, as_int64=False)
+        scales = np.broadcast_to(h.filter_scale, (data.units,))
+        return xnnpack_qd8.rescale(acc, qd8.dequant_scale[:, None], scales, data.bias,
+                                   data.activation)
     n = rows.shape[0]
     out = np.zeros((n, data.units), np.float32)
     if data.bias is not None:
