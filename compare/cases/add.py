@@ -66,6 +66,25 @@ def grid(full: bool) -> Iterator[Case]:
             for qi, (q1, q2, qo) in enumerate(scales_int16):
                 yield _case("int16x8", f"s{si}-{an}-q{qi}", shp, act, q1, q2, qo,
                             200 + k * 10 + qi)
+    yield from wrap_cases(full)
+
+
+#: LiteRT's optimized int8 ADD narrows to int16 with wrap-around (``compare.sweep``
+#: ``_ADD_WRAP``): a tiny output scale makes rescaled sums exceed int16. Shapes whose runs
+#: have vector blocks and tails: one flat run of 40 (16-element blocks), runs of 20
+#: (element-wise), a scalar against 35 and runs of y3 = 18 (scalar broadcast, 8-element
+#: blocks), and a generic broadcast (reference kernel throughout).
+WRAP_SHAPES = [((40,), (40,), (40,)),
+               ((2, 3, 20), (1, 3, 20), (2, 3, 20)),
+               ((1,), (35,), (35,)),
+               ((3, 1), (3, 18), (3, 18)),
+               ((2, 1, 17), (1, 3, 1), (2, 3, 17))]
+WRAP_SCALES = ((0.0123, 10), (0.0456, -20), (0.0001, 5))
+
+
+def wrap_cases(full: bool) -> Iterator[Case]:
+    for si, shp in enumerate(WRAP_SHAPES if full else WRAP_SHAPES[:4]):
+        yield _case("int8", f"wrap16-s{si}", shp, 0, *WRAP_SCALES, 900 + si)
 
 
 def strategies() -> dict:

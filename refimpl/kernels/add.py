@@ -35,6 +35,7 @@ from .elementwise import (
     apply_float_activation,
     apply_int_activation,
     broadcast_shape,
+    five_fold_runs,
     fused_activation,
     quantized_activation_range,
     require_per_tensor,
@@ -309,23 +310,28 @@ def add_sub_quantized(
     return out.astype(out_dtype)
 
 
-#: int8 elements per vector step of LiteRT's optimized ``AddElementwise``
+#: int8 elements per vector step of LiteRT's optimized ``AddElementwiseInt8``
 OPT_ADD_BLOCK = 16
+#: ... and of ``AddScalarBroadcast``
+OPT_ADD_SCALAR_BLOCK = 8
 
 
 def _wrap16(x: np.ndarray) -> np.ndarray:
     return ((x + 2**15) & 0xFFFF) - 2**15
 
 
-def add_int8_optimized_flat(q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubParams
-                            ) -> np.ndarray:
-    """LiteRT's optimized int8 ADD of two same-shape tensors (``AddElementwise``).
+def add_int8_optimized(q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubParams
+                       ) -> np.ndarray:
+    """LiteRT's optimized int8 ADD (``AddElementwiseInt8`` / ``AddScalarBroadcast``).
 
-    Whole 16-element blocks (flat order) take the vector body; the rest the reference
-    formula (:func:`add_sub_quantized`).
+    The output is computed in runs (:func:`.elementwise.five_fold_runs`: equal shapes are
+    one run). In an element-wise run, whole 16-element blocks take the element-wise body;
+    in a scalar-broadcast run, whole 8-element blocks take the scalar body; the rest of
+    each run, and every element of a generic broadcast, takes the reference formula
+    (:func:`add_sub_quantized`).
 
-    Arithmetic (body)
-    -----------------
+    Arithmetic (element-wise body)
+    ------------------------------
     ::
 
         a   = SRDHM((q1 + input1_offset) << (left_shift + input1_shift), input1_multiplier)
@@ -333,28 +339,49 @@ def add_int8_optimized_flat(q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubPa
         s   = RDBPOT(SRDHM(wrap32(a + b), output_multiplier), -output_shift)
         out = clamp(sat8(wrap16(wrap16(s) + output_offset)), act_min, act_max)
 
-    Two differences from the reference: each input's right shift is folded into its
-    left shift (one rounding instead of two), and the result is narrowed to int16 with
-    a *truncating* ``vmovn`` before the offset is added, so a rescaled sum beyond int16
-    wraps around (e.g. a saturated -128 can come out as 127). Mirrors:
-    internal/optimized/integer_ops/add.h ``AddElementwise`` (NEON_2_SSE on x86).
+    Arithmetic (scalar-broadcast body)
+    ----------------------------------
+    ::
+
+        a   = SRDHM((q1 + input1_offset) << left_shift, input1_multiplier) >> -input1_shift
+        b   = SRDHM((q2 + input2_offset) << left_shift, input2_multiplier) >> -input2_shift
+        s, out as above
+
+    Differences from the reference: the element-wise body folds each input's right
+    shift into its left shift (one rounding instead of two), the scalar body shifts right
+    with a *flooring* ``vshl`` instead of a rounding divide; both narrow the result to
+    int16 with a *truncating* ``vmovn`` before the offset is added, so a rescaled sum
+    beyond int16 wraps around (e.g. a saturated -128 can come out as 127). Mirrors:
+    internal/optimized/integer_ops/add.h (NEON_2_SSE on x86; ``vshl`` by a negative
+    count is an arithmetic shift right).
     """
     from ..arithmetic import saturating_rounding_doubling_high_mul as srdhm
 
-    f1, f2 = q1.reshape(-1).astype(np.int64), q2.reshape(-1).astype(np.int64)
-    n_body = f1.size // OPT_ADD_BLOCK * OPT_ADD_BLOCK
-    out = np.empty(f1.size, np.int64)
-    b1, b2 = f1[:n_body], f2[:n_body]
-    a = srdhm(wrap32((b1 + p.input1_offset) << (p.left_shift + p.input1_shift)),
-              p.input1_multiplier)
-    b = srdhm(wrap32((b2 + p.input2_offset) << (p.left_shift + p.input2_shift)),
-              p.input2_multiplier)
+    ref = add_sub_quantized(q1, q2, p, np.dtype(np.int64))
+    runs = five_fold_runs(q1.shape, q2.shape)
+    if runs is None:
+        return ref.astype(np.int8)
+    block = OPT_ADD_SCALAR_BLOCK if runs.scalar else OPT_ADD_BLOCK
+    mask = runs.body_mask(ref.shape, block)
+    if not mask.any():
+        return ref.astype(np.int8)
+    x1 = q1.astype(np.int64) + p.input1_offset
+    x2 = q2.astype(np.int64) + p.input2_offset
+    if runs.scalar:
+        def scaled(x: np.ndarray, m: int, shift: int) -> np.ndarray:
+            v = srdhm(wrap32(x << p.left_shift), m)
+            return v >> -shift if shift <= 0 else wrap32(v << shift)
+    else:
+        def scaled(x: np.ndarray, m: int, shift: int) -> np.ndarray:
+            total = p.left_shift + shift
+            v = wrap32(x << total) if total >= 0 else x >> -total
+            return srdhm(v, m)
+    a = scaled(x1, p.input1_multiplier, p.input1_shift)
+    b = scaled(x2, p.input2_multiplier, p.input2_shift)
     s = rounding_divide_by_pot(srdhm(wrap32(a + b), p.output_multiplier), -p.output_shift)
     s = np.clip(_wrap16(_wrap16(s) + p.output_offset), -128, 127)
-    out[:n_body] = np.clip(s, p.output_activation_min, p.output_activation_max)
-    if n_body < f1.size:
-        out[n_body:] = add_sub_quantized(f1[n_body:], f2[n_body:], p, np.dtype(np.int64))
-    return out.reshape(q1.shape).astype(np.int8)
+    body = np.clip(s, p.output_activation_min, p.output_activation_max)
+    return np.where(mask, np.broadcast_to(body, mask.shape), ref).astype(np.int8)
 
 
 def add_int16_pot(
@@ -415,9 +442,8 @@ def prepare(ctx: OpContext) -> OpData:
         xnn = xnnpack_variant(ctx, in1, in2, out, params)
         if xnn is not None:
             return OpData("xnnpack", shape, dtype, act, params, xnn=xnn)
-        if (ctx.flavor.optimized and dtype == np.dtype(np.int8)
-                and tuple(in1.shape) == tuple(in2.shape)):
-            return OpData("optimized_flat", shape, dtype, act, params)
+        if ctx.flavor.optimized and dtype == np.dtype(np.int8):
+            return OpData("optimized", shape, dtype, act, params)
         return OpData("quantized", shape, dtype, act, params)
     if dtype in _PLAIN_INT:
         return OpData("int", shape, dtype, act)
@@ -456,9 +482,9 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     elif data.kind == "quantized":
         assert data.quantized is not None
         out = add_sub_quantized(x1, x2, data.quantized, data.output_dtype)
-    elif data.kind == "optimized_flat":
+    elif data.kind == "optimized":
         assert data.quantized is not None
-        out = add_int8_optimized_flat(x1, x2, data.quantized)
+        out = add_int8_optimized(x1, x2, data.quantized)
     elif data.kind == "xnnpack":
         assert data.xnn is not None
         out = add_sub_xnnpack(x1, x2, data.xnn, data.output_dtype)

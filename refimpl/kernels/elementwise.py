@@ -21,6 +21,7 @@ internal/common.h (ActivationFunctionWithMinMax).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -132,3 +133,68 @@ def require_per_tensor(ctx: OpContext, t: TensorInfo, role: str) -> tuple[float,
     if t.is_per_channel:
         raise ctx.error(f"{role} {t.describe()} must be per-tensor quantized, not per-channel")
     return float(np.float32(t.scale[0])), int(t.zero_point[0])
+
+
+@dataclass(frozen=True)
+class FiveFoldRuns:
+    """How LiteRT's optimized broadcast loop splits an output into contiguous runs.
+
+    ``run``: elements per run; ``scalar``: True when each run pairs one element of the
+    fast-broadcasting input with a run of the other (the ``*ScalarBroadcast`` /
+    ``*SimpleBroadcast`` function), False when both inputs supply a run (the element-wise
+    function, also used for equal shapes: one run of the whole size).
+    """
+
+    run: int
+    scalar: bool
+
+    def body_mask(self, out_shape: Sequence[int], block: int) -> np.ndarray:
+        """True for output elements in a whole ``block``-element vector step of their run."""
+        size = int(np.prod(out_shape, dtype=np.int64))
+        if self.run == 0 or size == 0:
+            return np.zeros(tuple(out_shape), bool)
+        pos = np.arange(size, dtype=np.int64) % self.run
+        return (pos < self.run // block * block).reshape(tuple(out_shape))
+
+
+def five_fold_runs(shape1: Sequence[int], shape2: Sequence[int]) -> FiveFoldRuns | None:
+    """The runs of LiteRT's optimized binary int8 kernels (ADD, MUL), or None.
+
+    These kernels process the output in runs of contiguous elements, each handed to a
+    function whose *vector body* takes a fixed number of elements at a time and whose
+    *scalar tail* finishes the run with the reference formula. Where the two formulas
+    differ (int16 narrowing, rounding), an element's result depends on its place in its
+    run.
+
+    Equal shapes are one run of every element. Otherwise the shapes are folded into five
+    extents ``y0..y4`` (``ProcessBroadcastShapes``): walking from the innermost axis,
+    ``y4`` collects the axes where both inputs agree, ``y3`` the axes where the
+    fast-broadcasting input has 1, ``y2`` agreeing axes again, ``y1`` axes where the other
+    input has 1, ``y0`` the remaining agreeing axes. A run is ``y4`` elements
+    (element-wise function) when ``y4 > 1``, else ``y3`` elements (scalar-broadcast
+    function). Shapes that do not fold this way ("generic" broadcast) run the reference
+    kernel everywhere: None.
+
+    Mirrors: reference/process_broadcast_shapes.h (``ProcessBroadcastShapes``),
+    optimized/optimized_ops.h (``BinaryBroadcastFiveFold``).
+    """
+    s1, s2 = tuple(int(d) for d in shape1), tuple(int(d) for d in shape2)
+    rank = max(len(s1), len(s2))
+    e1 = (1,) * (rank - len(s1)) + s1
+    e2 = (1,) * (rank - len(s2)) + s2
+    if e1 == e2:
+        return FiveFoldRuns(int(np.prod(e1, dtype=np.int64)), scalar=False)
+    first_broadcasts = next(a == 1 for a, b in zip(reversed(e1), reversed(e2)) if a != b)
+    sa, sb = (e1, e2) if first_broadcasts else (e2, e1)  # sa: the fast-broadcasting input
+    y = [1, 1, 1, 1, 1]
+    i = rank - 1
+    steps = ((4, lambda k: sa[k] == sb[k], sb), (3, lambda k: sa[k] == 1, sb),
+             (2, lambda k: sa[k] == sb[k], sa), (1, lambda k: sb[k] == 1, sa),
+             (0, lambda k: sa[k] == sb[k], sb))
+    for slot, cond, source in steps:
+        while i >= 0 and cond(i):
+            y[slot] *= source[i]
+            i -= 1
+    if i >= 0:
+        return None  # generic broadcast: the reference kernel
+    return FiveFoldRuns(y[4], scalar=False) if y[4] > 1 else FiveFoldRuns(y[3], scalar=True)

@@ -26,6 +26,7 @@ from .elementwise import (
     apply_float_activation,
     apply_int_activation,
     broadcast_shape,
+    five_fold_runs,
     fused_activation,
     quantized_activation_range,
     require_per_tensor,
@@ -39,7 +40,9 @@ _PLAIN_INT = (np.dtype(np.int16), np.dtype(np.int32), np.dtype(np.int64))
 class OpData:
     """What MUL's invoke needs (field names as in TFLite's ``ArithmeticParams``).
 
-    kind : ``"float"``, ``"int"`` (plain wrapping integers) or ``"quantized"``.
+    kind : ``"float"``, ``"int"`` (plain wrapping integers), ``"quantized"`` (the
+        reference formula), ``"optimized"`` (LiteRT's optimized int8 kernel,
+        :func:`mul_int8_optimized`) or ``"xnnpack"`` (:func:`mul_xnnpack`).
     real_multiplier : ``s1 * s2 / s_out`` as evaluated by the flavour (quantized only).
     output_multiplier, output_shift : its Q0.31 form, ``real = m * 2**(shift - 31)``.
     """
@@ -60,30 +63,51 @@ class OpData:
     xnn_scale: float = 0.0
 
 
-#: int8 elements per vector step of LiteRT's optimized ``MulElementwise``
-OPT_MUL_BLOCK = 8
+#: int8 elements per vector step of LiteRT's optimized ``MulElementwise`` /
+#: ``MulSimpleBroadcast``
+OPT_MUL_BLOCK = 16
 
 
-def mul_int8_optimized_flat(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
-    """LiteRT's optimized int8 MUL of same-shape tensors (``MulElementwise``).
+def mul_int8_optimized(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
+    """LiteRT's optimized int8 MUL (``MulElementwise`` / ``MulSimpleBroadcast``).
 
-    Whole 8-element blocks: the reference product and rescale, then a *truncating*
-    narrow to int16 (``vmovn_s32``), the output offset added in int16 (wrapping) and a
-    saturating narrow to int8, then the clamp. A rescaled product beyond int16 therefore
-    wraps (e.g. a value that saturates to 127 in the reference comes out as -128). The
-    remaining elements take the reference formula (:func:`mul_quantized`).
-    Mirrors: internal/optimized/integer_ops/mul.h ``MulElementwise``.
+    The output is computed in runs (:func:`.elementwise.five_fold_runs`); in each
+    run, whole 16-element blocks take the vector body and the rest the reference formula
+    (:func:`mul_quantized`); element-wise and scalar-broadcast runs share the body.
+    Generic broadcasts run the reference formula throughout.
+
+    Arithmetic (body)
+    -----------------
+    ::
+
+        prod = (q1 + input1_offset) * (q2 + input2_offset)                   (int32)
+        raw  = RDBPOT(SRDHM(wrap32(prod << max(shift, 0)), m), max(-shift, 0))
+        out  = clamp(sat8(wrap16(sat16(raw) + output_offset)), act_min, act_max)
+
+    It differs from the reference in one place: the rescaled product is narrowed to
+    int16 with saturation (``vqmovn_s32``) and the output offset is then added in int16,
+    which *wraps*. A product that should saturate at 127 can therefore come out as -128
+    (e.g. ``raw`` = 40000 saturates to 32767, ``+ 7`` wraps to -32762, narrows to
+    -128). Reachable with multipliers above about 0.5 and large ``|q - zp|``.
+    Mirrors: internal/optimized/integer_ops/mul.h (NEON_2_SSE on x86), measured on
+    ai-edge-litert 2.3.0 (16-element blocks, saturating narrow; multipliers >= 1 shift
+    the product left *before* the high multiply, like the reference).
     """
-    f1, f2 = q1.reshape(-1).astype(np.int64), q2.reshape(-1).astype(np.int64)
-    n_body = f1.size // OPT_MUL_BLOCK * OPT_MUL_BLOCK
-    prod = (f1 + d.input1_offset) * (f2 + d.input2_offset)
-    raw = multiply_by_quantized_multiplier(prod, d.output_multiplier, d.output_shift)
-    out = raw + d.output_offset
-    wrap16 = lambda v: ((v + 2**15) & 0xFFFF) - 2**15  # noqa: E731  (vmovn_s32 / int16 add)
-    body = np.clip(wrap16(wrap16(raw[:n_body]) + d.output_offset), -128, 127)
-    out[:n_body] = body
-    out = np.minimum(np.maximum(out, d.output_activation_min), d.output_activation_max)
-    return out.reshape(q1.shape).astype(np.int8)
+    from ..arithmetic import rounding_divide_by_pot, wrap32
+    from ..arithmetic import saturating_rounding_doubling_high_mul as srdhm
+
+    ref = mul_quantized(q1, q2, d).astype(np.int64)
+    runs = five_fold_runs(q1.shape, q2.shape)  # the same body in both run kinds
+    body_mask = None if runs is None else runs.body_mask(ref.shape, OPT_MUL_BLOCK)
+    if body_mask is None or not body_mask.any():
+        return ref.astype(np.int8)
+    prod = (q1.astype(np.int64) + d.input1_offset) * (q2.astype(np.int64) + d.input2_offset)
+    left, right = max(d.output_shift, 0), max(-d.output_shift, 0)
+    raw = rounding_divide_by_pot(srdhm(wrap32(prod << left), d.output_multiplier), right)
+    wrap16 = lambda v: ((v + 2**15) & 0xFFFF) - 2**15  # noqa: E731  (int16 add wraps)
+    body = np.clip(wrap16(np.clip(raw, -32768, 32767) + d.output_offset), -128, 127)
+    body = np.minimum(np.maximum(body, d.output_activation_min), d.output_activation_max)
+    return np.where(body_mask, np.broadcast_to(body, body_mask.shape), ref).astype(np.int8)
 
 
 def mul_xnnpack(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
@@ -138,20 +162,12 @@ def prepare(ctx: OpContext) -> OpData:
         m, shift = quantize_multiplier(real)
         lo, hi = quantized_activation_range(ctx, act, out)
         kind = "quantized"
-        if ctx.flavor.optimized and dtype == np.dtype(np.int8) and shift > 0 and not (
-                ctx.flavor.xnnpack and 2.0**-16 <= real < 256.0):
-            raise ctx.unsupported(
-                f"int8 MUL with s1*s2/s_out = {real:.6g} >= 1 on LiteRT's optimized kernels",
-                supported="multipliers <= 1 (the optimized MulElementwise evaluates "
-                "MultiplyByQuantizedMultiplierSmallerThanOneExp with a positive shift, a "
-                "shift by a negative count that C++ leaves undefined; not characterised)")
         xnn_scale = float(np.float32(np.float32(np.float32(s1) * np.float32(s2))
                                      / np.float32(s_out)))
         if ctx.flavor.xnnpack and dtype in _QUANTIZED_8BIT and 2.0**-16 <= xnn_scale < 256.0:
             kind = "xnnpack"  # the delegate takes int8 / uint8 MUL with a moderate scale
-        elif (ctx.flavor.optimized and dtype == np.dtype(np.int8)
-              and tuple(in1.shape) == tuple(in2.shape) and shift <= 0):
-            kind = "optimized_flat"
+        elif ctx.flavor.optimized and dtype == np.dtype(np.int8):
+            kind = "optimized"
         return OpData(
             kind, shape, dtype, act, xnn_scale=xnn_scale,
             input1_offset=-zp1, input2_offset=-zp2, output_offset=zp_out,
@@ -193,8 +209,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
         out = apply_float_activation(prod, data.activation)
     elif data.kind == "quantized":
         out = mul_quantized(x1, x2, data)
-    elif data.kind == "optimized_flat":
-        out = mul_int8_optimized_flat(x1, x2, data)
+    elif data.kind == "optimized":
+        out = mul_int8_optimized(x1, x2, data)
     elif data.kind == "xnnpack":
         out = mul_xnnpack(x1, x2, data)
     else:

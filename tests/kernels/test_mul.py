@@ -138,3 +138,54 @@ def test_incompatible_shapes_is_error():
     c = mul_ctx(tensor(F32, [3]), tensor(F32, [4]), tensor(F32, [4]))
     with pytest.raises(OpError, match="cannot be broadcast"):
         MUL.prepare(c)
+
+
+# ------------------------------------------------------------------------------------------
+# LiteRT's optimized int8 kernel: runs, vector blocks and the int16 narrowing
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("s1, s2, run, scalar", [
+    ((2, 5), (2, 5), 10, False),              # equal shapes: one run of all 10 elements
+    ((2, 3, 20), (1, 3, 20), 60, False),      # y4 = 3 * 20 agree; y3 = 2 on input 1's 1
+    ((1,), (35,), 35, True),                  # a scalar: y4 = 1, runs of y3 = 35
+    ((3, 1), (3, 18), 18, True),              # innermost axes differ first: y4 = 1, y3 = 18
+    ((4, 1, 6), (4, 5, 6), 6, False),         # y4 = 6, y3 = 5, y2 = 4: runs of 6
+])
+def test_five_fold_runs_by_hand(s1, s2, run, scalar):
+    from refimpl.kernels.elementwise import five_fold_runs
+
+    runs = five_fold_runs(s1, s2)
+    assert (runs.run, runs.scalar) == (run, scalar)
+    assert five_fold_runs(s2, s1) == runs  # which input broadcasts does not change runs
+
+
+def test_generic_broadcast_has_no_runs():
+    from refimpl.kernels.elementwise import five_fold_runs
+
+    # (2,1,17) x (1,3,1): input 2 broadcasts fastest (1 against 17 innermost).
+    # y4: axis 2 differs -> 1. y3: input 2 has 1 at axis 2 -> 17. y2: axis 1 is 1 vs 3,
+    # not equal -> 1. y1: input 1 has 1 at axis 1 -> 3. y0: axis 0 is 2 vs 1, not equal,
+    # and axis 0 is left over: no five-fold pattern, LiteRT runs the reference kernel.
+    assert five_fold_runs((2, 1, 17), (1, 3, 1)) is None
+
+
+def test_body_mask_marks_whole_blocks_of_each_run():
+    from refimpl.kernels.elementwise import FiveFoldRuns
+
+    mask = FiveFoldRuns(20, False).body_mask((2, 20), 16)
+    assert mask.sum() == 32 and mask[:, :16].all() and not mask[:, 16:].any()
+
+
+def test_optimized_body_saturates_to_int16_then_wraps_on_the_zero_point():
+    # real = 0.1 * 0.1 / 0.003 = 3.33 -> shift 2. q1 = q2 = 127 with zp -128: prod = 255**2
+    # = 65025, times 3.33 = 216750: the reference clamps 216750 + 7 to 127. In a vector
+    # block the rescaled product saturates to int16 (32767), + 7 wraps to -32762 and
+    # narrows to -128. Element 16 (the tail of a run of 17) follows the reference.
+    from refimpl.flavors import TFLITE_BUILTIN
+
+    t = lambda: tensor(I8, [17], 0.1, -128)  # noqa: E731
+    out = tensor(I8, [17], 0.003, 7)
+    q = [127] * 17
+    opt = run(MUL, mul_ctx(t(), t(), out, flavor=TFLITE_BUILTIN), q, q)[0]
+    ref = run(MUL, mul_ctx(t(), t(), out), q, q)[0]
+    assert ref.tolist() == [127] * 17
+    assert opt.tolist() == [-128] * 16 + [127]
