@@ -391,10 +391,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         package = "refimpl" if argv[0] == "explain" else "compare"
         module = importlib.import_module(f"{package}.{argv[0]}")
-        return int(module.main(argv[1:]) or 0)
-    args = build_parser().parse_args(argv)
+        run = lambda: int(module.main(argv[1:]) or 0)  # noqa: E731
+    else:
+        args = build_parser().parse_args(argv)
+        run = lambda: int(args.func(args) or 0)  # noqa: E731
     try:
-        return int(args.func(args) or 0)
+        return run()
     except RefimplError as e:
         print(f"refimpl: error: {e}", file=sys.stderr)
         return 2

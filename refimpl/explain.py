@@ -329,8 +329,15 @@ def _generic(it, node, idx, tensors, out_shape):
         q = f" (scale {float(t.scale[0]):.6g}, zero point {int(t.zero_point[0])})" \
             if t.is_quantized and t.scale.size == 1 else ""
         steps.append(Step(f"input '{t.name.split(';')[0]}'", v, f"{t.dtype}{q}"))
-    steps.append(Step("OpData", repr(node.data)[:600], "precomputed in prepare"))
+    steps.append(Step("OpData", _opdata_text(node.data), "precomputed in prepare"))
     return steps, None
+
+
+def _opdata_text(data) -> str:
+    """``repr`` of an OpData with arrays abbreviated (weights would fill the screen)."""
+    with np.printoptions(threshold=6, edgeitems=2, linewidth=10**6, precision=6):
+        text = " ".join(repr(data).split())
+    return text if len(text) <= 600 else text[:597] + "..."
 
 
 def _quantize(it, node, idx, x):
@@ -351,7 +358,7 @@ def _quantize(it, node, idx, x):
             return steps, None
         lo, hi = ar.qrange(d.output_dtype)
         return steps, _finish(steps, r, zp, lo, hi)
-    return [Step("input", x[idx]), Step("OpData", repr(d)[:400])], None
+    return [Step("input", x[idx]), Step("OpData", _opdata_text(d))], None
 
 
 def _dequantize(it, node, idx, x):

@@ -66,3 +66,12 @@ def test_inspect_of_a_corrupt_model_is_reported(tmp_path, capsys):
     bad.write_bytes(b"\x10\x00\x00\x00TFL3" + bytes(40))
     assert main(["inspect", str(bad)]) == 2
     assert "cannot read model" in capsys.readouterr().err
+
+
+def test_explain_with_a_bad_index_is_reported_not_a_traceback(hello, capsys):
+    # hello_world's node 0 is FULLY_CONNECTED with output [1, 16]: [0, 99] is outside it
+    assert main(["explain", str(hello), "--node", "0", "--index", "0,99"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("refimpl: error:") and "outside output shape" in err
+    assert main(["explain", str(hello), "--node", "42", "--index", "0"]) == 2
+    assert "refimpl: error:" in capsys.readouterr().err
