@@ -6,7 +6,8 @@ Inputs and layouts
   a constant, or folded from SHAPE / STRIDED_SLICE / PACK)
 1 ``weights`` ``[C_out, KH, KW, C_in]`` (float32 or int8; int8 per-tensor or per-channel
   on axis 0)
-2 ``input`` ``[N, H, W, C_in]`` (float32, int8, or int16 for 16x8)
+2 ``input`` ``[N, H, W, C_in]`` (float32, int8, or int16 for 16x8; float32 with int8
+  weights is the hybrid kind)
 3 ``bias`` ``[C_out]`` (optional; float32, int32 for int8, int64 or int32 for 16x8)
 Options: ``padding``, ``stride_w``, ``stride_h``, ``fused_activation_function``.
 
@@ -26,6 +27,15 @@ Arithmetic (LiteRT reference kernels and TFLM: a scatter into a zeroed scratch b
     16x8:  out = clamp(mbqm_C(scratch + bias[oc], m[oc], s[oc]))              (int64 scratch)
            or int32 scratch and mbqm_A when LiteRT's ``quantized_bias_type`` is INT32
     float: out = clamp(fl32(scratch + bias[oc]))  with scratch summed in float32
+    hybrid (float32 input, int8 weights; LiteRT ``HybridTransposeConv``, every resolver):
+           each image quantized asymmetrically (:func:`.hybrid.quantize_rows_asymmetric`:
+           q, sf_n, zp_n), then every tap product is rescaled before it is summed:
+           scratch[n, oy, ox, oc] += fl32(fl32((q - zp_n) * w * s_w[oc]) * sf_n)
+           out = clamp(fl32(scratch + bias[oc]))        (one scale repeated per channel)
+    hybrid under the ``xnnpack`` flavour (the delegate takes the node when the output
+           shape is constant): XNNPACK's qd8 deconvolution, per-image parameters,
+           exact integer scatter, ``fmaf(fl32(acc * d_n), s_w[oc], bias[oc])``
+           (:mod:`.xnnpack_qd8`). TFLite Micro has no hybrid kernels.
 
 Multipliers: ``PopulateConvolutionQuantizationParams`` (per channel, float64), as for
 CONV_2D. TFLM differs only for 16x8: its kernel always uses the int64 scratch buffer and
@@ -59,6 +69,7 @@ import numpy as np
 
 from .. import arithmetic as ar
 from ..context import Kernel, OpContext
+from . import hybrid, xnnpack_qd8
 from .conv_2d import ConvQuantization, output_stage, prepare_conv_quantization
 from .padding import (
     Padding2D,
@@ -107,6 +118,28 @@ class OpData:
     float_activation_min: np.float32
     float_activation_max: np.float32
     acc_bound: float = float("inf")
+    hybrid: HybridTransposeConv | None = None
+
+
+@dataclass(frozen=True)
+class HybridTransposeConv:
+    """Dynamic-range TRANSPOSE_CONV (float32 input, int8 weights, float32 output).
+
+    Attributes
+    ----------
+    filter_scale : ndarray of float32, shape (C_out,)
+        Per-channel weight scales (a per-tensor scale is repeated, as LiteRT's Prepare
+        does).
+    xnnpack : bool
+        The XNNPACK delegate takes the node (flavour ``xnnpack``): its ``qd8``
+        deconvolution (:mod:`.xnnpack_qd8`) replaces LiteRT's kernel.
+    activation : int
+        Fused activation code.
+    """
+
+    filter_scale: np.ndarray
+    xnnpack: bool
+    activation: int
 
 
 def prepare(ctx: OpContext) -> OpData:
@@ -184,14 +217,42 @@ def prepare(ctx: OpContext) -> OpData:
         gemm_dtype = ar.gemm_float_dtype(max_in, colsum_max)
         acc_bound = float(max_in) * colsum_max + _max_abs(bias)
     elif dtypes == (_FLOAT32, _INT8, _FLOAT32):
-        raise ctx.unsupported("hybrid TRANSPOSE_CONV (float32 input, int8 weights)",
-                              supported="float32, int8, 16x8")
+        hybrid_data = _prepare_hybrid(ctx, weights, bias, channels_out, activation)
+        if weights.data is not None:
+            colsum = np.abs(weights.data.astype(np.int64)).reshape(channels_out, -1).sum(axis=1)
+            colsum_max = int(colsum.max(initial=0))
+        else:
+            colsum_max = 128 * filter_h * filter_w * filter_depth
+        gemm_dtype = ar.gemm_float_dtype(255, colsum_max)  # |q - zp| <= 255
+        lo, hi = activation_range_float(activation)
+        ctx.set_output_shape(0, out_shape)
+        return OpData(out_shape, window.padding, stride_h, stride_w, None, gemm_dtype, lo, hi,
+                      hybrid=hybrid_data)
     else:
         raise ctx.unsupported(supported="float32, int8, int16 activations with int8 weights")
     lo, hi = activation_range_float(activation)
     ctx.set_output_shape(0, out_shape)
     return OpData(out_shape, window.padding, stride_h, stride_w, quant, gemm_dtype, lo, hi,
                   acc_bound)
+
+
+def _prepare_hybrid(ctx: OpContext, weights, bias, channels_out: int,
+                    activation: int) -> HybridTransposeConv:
+    """Weight scales of a dynamic-range TRANSPOSE_CONV; which runtime path runs it."""
+    hybrid.require_hybrid_runtime(ctx)
+    scales = hybrid.hybrid_filter_scales(ctx, weights, channels_out)
+    if scales.size > 1 and weights.quantized_dimension != 0:
+        raise ctx.error(f"per-channel weights must be quantized along dim 0, got "
+                        f"{weights.quantized_dimension}")
+    if bias is not None and np.dtype(bias.dtype) != _FLOAT32:
+        raise ctx.unsupported(f"bias dtype {np.dtype(bias.dtype).name} on a hybrid op",
+                              supported="float32 bias")
+    xnn = ctx.input(0).data is not None and xnnpack_qd8.delegates_qd8(
+        ctx, ctx.input(2), weights, bias, ctx.output(0), activation, bias_required=False)
+    if xnn:
+        xnnpack_qd8.refuse_nonzero_weight_zero_point(ctx, weights)
+    return HybridTransposeConv(np.broadcast_to(scales, (channels_out,)).astype(np.float32),
+                               xnn, activation)
 
 
 def _max_abs(bias) -> float:
@@ -269,6 +330,54 @@ def _scatter_float(x: np.ndarray, weights: np.ndarray, data: OpData) -> np.ndarr
     return _crop(scratch, data)
 
 
+def _scatter_hybrid(xc: np.ndarray, weights: np.ndarray, data: OpData,
+                    row_scale: np.ndarray) -> np.ndarray:
+    """LiteRT's ``HybridTransposeConv``: every tap product rescaled, then summed in float32.
+
+    ``term = fl32(fl32(float((q - zp) * w) * s_w[oc]) * sf_n)``, added to the output in
+    the C loop's per-element order (decreasing ``fy``, decreasing ``fx``, increasing
+    ``ic``), like :func:`_scatter_float`.
+    """
+    n, in_h, in_w, c_in = xc.shape
+    c_out, kh, kw, _ = weights.shape
+    h = data.hybrid
+    assert h is not None
+    sf = row_scale.astype(np.float32).reshape(n, 1, 1, 1)
+    w = weights.astype(np.float32)  # int8 values, exact
+    xf = xc.astype(np.float32)  # |q - zp| <= 255, exact
+    scratch = np.zeros(_scratch_shape(data, n, in_h, in_w, kh, kw), np.float32)
+    product = np.empty((n, in_h, in_w, c_out), np.float32)
+    for fy in reversed(range(kh)):
+        for fx in reversed(range(kw)):
+            rows, cols = _tap_slices(data, in_h, in_w, fy, fx)
+            view = scratch[:, rows, cols, :]
+            for ic in range(c_in):
+                np.multiply(xf[..., ic:ic + 1], w[:, fy, fx, ic], out=product)  # exact int
+                product *= h.filter_scale  # fl32(acc * s_w[oc])
+                product *= sf  # fl32(... * sf_n)
+                view += product
+    return _crop(scratch, data)
+
+
+def _invoke_hybrid(x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None,
+                   data: OpData) -> np.ndarray:
+    """Quantize each image, then LiteRT's scatter or XNNPACK's qd8 deconvolution."""
+    h = data.hybrid
+    assert h is not None
+    n = x.shape[0]
+    if h.xnnpack:
+        qd8 = xnnpack_qd8.quantize_rows(x.reshape(n, -1))
+        acc = _scatter_int(qd8.centered.reshape(x.shape).astype(data.gemm_dtype), weights, data)
+        d = qd8.dequant_scale.reshape(n, 1, 1, 1)
+        return xnnpack_qd8.rescale(acc, d, h.filter_scale, bias, h.activation)
+    qr = hybrid.quantize_rows_asymmetric(np.asarray(x, np.float32).reshape(n, -1))
+    centered = qr.values.reshape(x.shape).astype(np.int64) - qr.zero_point.reshape(n, 1, 1, 1)
+    acc = _scatter_hybrid(centered, weights, data, qr.scale)
+    if bias is not None:
+        acc = acc + bias.astype(np.float32)
+    return clamp_float(acc, data.float_activation_min, data.float_activation_max)
+
+
 def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     """``[output_shape, weights, input, bias or None]`` -> ``[output]`` (NHWC)."""
     weights, x = inputs[1], inputs[2]
@@ -276,6 +385,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     if inputs[0] is not None and tuple(int(v) for v in np.ravel(inputs[0])) != data.output_shape:
         raise ctx.error(f"output_shape {np.ravel(inputs[0]).tolist()} differs from the shape "
                         f"{list(data.output_shape)} prepared from the model")
+    if data.hybrid is not None:
+        return [_invoke_hybrid(x, weights, bias, data)]
     q = data.quant
     if q is None:
         acc = _scatter_float(x, weights, data)

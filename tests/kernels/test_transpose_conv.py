@@ -203,13 +203,50 @@ def test_bad_models_raise_op_error_naming_the_node(make, match):
         tc.prepare(make())
 
 
-def test_hybrid_and_int64_bias_on_int8_are_unsupported():
-    ctx = _bad(dtype=np.float32)
-    ctx.inputs[1] = tensor(1, np.int8, (2, 3, 3, 3), [0.1], [0], 0, np.ones((2, 3, 3, 3)))
-    with pytest.raises(UnsupportedOpError, match="hybrid TRANSPOSE_CONV"):
-        tc.prepare(ctx)
+def test_int64_bias_on_int8_is_unsupported():
     with pytest.raises(UnsupportedOpError, match="bias dtype int64 with int8"):
         tc.prepare(_bad(bias_dtype=np.int64))
+
+
+def _hybrid_ctx(w, s_w, bias=None, flavor=TFLITE_REF):
+    """1x1x1x1 float input, OHWI int8 weights ``w`` [1, 2, 2, 1], stride 1 VALID -> 2x2."""
+    w = np.asarray(w, np.int8).reshape(1, 2, 2, 1)
+    inputs = [tensor(0, np.int32, (4,), data=np.array([1, 2, 2, 1], np.int32)),
+              tensor(1, np.int8, w.shape, [s_w], [0], 0, w),
+              tensor(2, np.float32, (1, 1, 1, 1))]
+    if bias is not None:
+        inputs.append(tensor(3, np.float32, (1,), data=np.array([bias], np.float32)))
+    return OpContext(NODE, "TRANSPOSE_CONV", inputs, [tensor(4, np.float32, (0,))],
+                     options(), flavor)
+
+
+def test_hybrid_by_hand_on_litert():
+    # One input value 1.0: the row's range is widened to [0, 1], so LiteRT's asymmetric
+    # quantizer has scale sf = fl32(1 / 255), zero point -128 and q = 127 (q - zp = 255).
+    # Each output is one tap: fl32(fl32(255 * w) * s_w) * sf, i.e. about w * s_w.
+    w, s_w = [1, 2, -3, 4], 0.5
+    sf = np.float32(np.float64(np.float32(1.0)) / 255)
+    expected = [np.float32(np.float32(255 * v * np.float32(s_w)) * sf) for v in w]
+    y = run(_hybrid_ctx(w, s_w), [1.0])
+    assert y.reshape(-1).tolist() == expected
+    assert np.allclose(y.reshape(-1), np.array(w) * s_w, rtol=1e-6)
+    # a bias is added once, after the scatter: fl32(term + 0.25)
+    yb = run(_hybrid_ctx(w, s_w, bias=0.25), [1.0])
+    assert yb.reshape(-1).tolist() == [np.float32(e + np.float32(0.25)) for e in expected]
+
+
+def test_hybrid_by_hand_on_xnnpack():
+    # XNNPACK's qd8: s = 255 / (1 - 0) = 255, zp = -128 (anchored at the minimum), q = 127,
+    # d = fl32(1 / 255); out = fmaf(fl32(fl32(255 * w) * d), s_w, bias) with bias 0.
+    from refimpl.flavors import XNNPACK
+
+    w, s_w = [1, 2, -3, 4], 0.5
+    d = np.float32(1) / np.float32(255)
+    expected = [np.float32(np.float32(np.float32(255 * v) * d) * np.float32(s_w)) for v in w]
+    y = run(_hybrid_ctx(w, s_w, flavor=XNNPACK), [1.0])
+    assert y.reshape(-1).tolist() == expected  # times 0.5 is exact, so the fma changes nothing
+    with pytest.raises(UnsupportedOpError, match="no dynamic-range kernels"):
+        tc.prepare(_hybrid_ctx(w, s_w, flavor=TFLM))
 
 
 # --------------------------------------------------------------------------------------
