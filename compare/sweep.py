@@ -218,16 +218,6 @@ KNOWN_BUGS: list[KnownBug] = [
     *(KnownBug("tflm", "RELU6", dt, _RELU6, "python -m compare.sweep --ops RELU6 --runtimes tflm",
                cases="q0")
       for dt in ("int8", "int16x8")),
-    # HOOK (temporary): hybrid FULLY_CONNECTED / CONV_2D on litert-xnnpack run XNNPACK's
-    # qd8 path; while refimpl/kernels/xnnpack_qd8.py is being written, a refusal or a
-    # difference there is recorded as "gap" instead of failing. Delete this entry once the
-    # xnnpack flavour matches (hybrid DEPTHWISE_CONV_2D is not delegated: no entry).
-    *(KnownBug("litert-xnnpack", op, "hybrid",
-               "XNNPACK qd8 dynamic quantization not reproduced yet",
-               f"python -m compare.sweep --ops {op} --runtimes litert-xnnpack --full",
-               refused_when=lambda c: True, differs_when=lambda c: True, xfail=False,
-               kind="gap")
-      for op in ("FULLY_CONNECTED", "CONV_2D")),
 ]
 
 

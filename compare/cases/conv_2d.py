@@ -1,6 +1,13 @@
 """CONV_2D: strides, dilations, SAME/VALID, groups, fused activations, batch 2, per-tensor
 and per-channel int8, 16x8 (int64 bias), float32; scales that put accumulators on exact
-rounding ties (see :mod:`._conv_common`)."""
+rounding ties (see :mod:`._conv_common`).
+
+Hybrid (float32 input, int8 filter, float32 bias and output): one filter scale (LiteRT's
+symmetric ``HybridConv``), per-channel scales (asymmetric ``HybridConvPerChannel``),
+per-channel scales all equal (LiteRT takes the per-tensor path), groups (always the
+per-channel path, reference kernel), a 1x1 stride-1 filter (no im2col), strides,
+dilation, SAME/VALID, every clamp activation; each image is one quantizer row of a
+:data:`._hybrid_common.ROW_KINDS` kind (ties in the vector body and the scalar tail)."""
 
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ import numpy as np
 
 from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model, qparams
 from ._conv_common import TIE_SCALES, float_sum_tolerance, quantized_filter_and_bias
+from ._hybrid_common import (ACTS as HYBRID_ACTS, all_zero, hybrid_draw,
+                             hybrid_filter_and_bias, hybrid_rows)
 from ._padding_util import conv_out
 
 OP = "CONV_2D"
@@ -21,6 +30,16 @@ GEOMETRIES = [
     ((1, 6, 6, 4), (6, 1, 1, 2), 1, 1, 1),   # 2 groups (filter depth 2 of 4 channels)
 ]
 ACTS = (0, 1, 3)
+#: hybrid, same layout; images of 147, 126, 270, 100, 125 and 128 floats leave quantizer
+#: tails of 3, 6, 6, 4, 5 and 0 elements
+HYBRID_GEOMETRIES = [
+    ((2, 7, 7, 3), (4, 3, 3, 3), 1, 1, 0),
+    ((3, 9, 7, 2), (3, 3, 2, 2), 2, 1, 1),
+    ((1, 10, 9, 3), (5, 3, 3, 3), 1, 2, 0),
+    ((2, 5, 5, 4), (6, 1, 1, 2), 1, 1, 1),   # 2 groups: per-channel scales only
+    ((2, 5, 5, 5), (4, 1, 1, 5), 1, 1, 1),   # 1x1, stride 1: the GEMM reads the input
+    ((2, 8, 8, 2), (8, 3, 3, 2), 2, 1, 0),
+]
 
 
 def _case(dtype, name, geom, act, q, seed, per_channel=False):
@@ -53,6 +72,49 @@ def _case(dtype, name, geom, act, q, seed, per_channel=False):
     return Case(OP, label, name, model, (x,), params)
 
 
+def _hybrid_case(name, geom, act, scales, s_w, seed, first_kind=0, zero=False):
+    """A hybrid CONV_2D; the per-channel path (asymmetric inputs) when the scales differ
+    or the convolution is grouped, else the symmetric one."""
+    (n, h, w, c), fshape, stride, dil, pad = geom
+    rng = np.random.default_rng(seed)
+    oh, ow = conv_out(h, fshape[1], stride, dil, pad), conv_out(w, fshape[2], stride, dil, pad)
+    opts = {"padding": pad, "stride_w": stride, "stride_h": stride, "dilation_w_factor": dil,
+            "dilation_h_factor": dil, "fused_activation_function": act}
+    wq, b = hybrid_filter_and_bias(rng, fshape, fshape[0], s_w, scales)
+    asymmetric = scales == "pc" or c != fshape[3]
+    if zero:
+        x, kinds = all_zero(rng, (n, h, w, c)), ["all-zero input"]
+    else:
+        images, kinds = hybrid_rows(rng, n, h * w * c, asymmetric, first_kind)
+        x = images.reshape(n, h, w, c)
+    model = one_op_model(OP, [TensorArg((n, h, w, c), "float32"), wq, b],
+                         [TensorArg((n, oh, ow, fshape[0]), "float32")], opts)
+    params = {"geometry": geom, "activation": act, "filter_scales": scales, "s_w": s_w,
+              "images": kinds}
+    return Case(OP, "hybrid", name, model, (x,), params)
+
+
+def _hybrid_grid(full: bool) -> Iterator[Case]:
+    k = 1000
+    geoms = list(enumerate(HYBRID_GEOMETRIES))
+    for gi, g in (geoms if full else [geoms[i] for i in (0, 1, 3, 4)]):
+        grouped = g[0][3] != g[1][3]
+        kinds = ("pt", "pc", "pc-equal") if full else ("pt", "pc")
+        for scales in (("pc", "pc-equal") if grouped else kinds):
+            for act in (HYBRID_ACTS if full else (HYBRID_ACTS[k % len(HYBRID_ACTS)],)):
+                k += 1
+                yield _hybrid_case(f"g{gi}-a{act}-{scales}", g, act, scales, 0.0113, k,
+                                   first_kind=k)
+    if not full:
+        k += 1
+        yield _hybrid_case("g0-a0-pc-equal", HYBRID_GEOMETRIES[0], 0, "pc-equal", 0.0113, k,
+                           first_kind=k)
+    for act, scales in ((1, "pc"), (0, "pt")):
+        k += 1
+        yield _hybrid_case(f"allzero-a{act}-{scales}", HYBRID_GEOMETRIES[0], act, scales,
+                           0.0113, k, zero=True)
+
+
 def grid(full: bool) -> Iterator[Case]:
     geoms = GEOMETRIES if full else GEOMETRIES[:2] + GEOMETRIES[3:]
     k = 0
@@ -67,6 +129,7 @@ def grid(full: bool) -> Iterator[Case]:
                                 q, k, per_channel=pc)
             k += 1
             yield _case("int16x8", f"g{gi}-a{act}", g, act, TIE_SCALES[2], k, per_channel=True)
+    yield from _hybrid_grid(full)
 
 
 def strategies() -> dict:
@@ -83,4 +146,12 @@ def strategies() -> dict:
         seed = draw(st.integers(0, 2**31 - 1))
         return _case("int8", f"h{seed:x}", g, act, ("h", s_in, zp_in, s_w, s_out, zp_out),
                      seed, per_channel=pc)
-    return {"int8": case()}
+
+    @st.composite
+    def hybrid_case(draw) -> Case:
+        p = hybrid_draw(draw)
+        g = draw(st.sampled_from(HYBRID_GEOMETRIES))
+        scales = "pc" if p["scales"] == "pt" and g[0][3] != g[1][3] else p["scales"]
+        return _hybrid_case(f"h{p['seed']:x}", g, p["act"], scales, p["s_w"], p["seed"],
+                            first_kind=p["first_kind"])
+    return {"int8": case(), "hybrid": hybrid_case()}

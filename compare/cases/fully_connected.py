@@ -1,7 +1,13 @@
 """FULLY_CONNECTED: batch 1 (the optimized GEMV path) and larger batches (ruy), depths
 and unit counts around the GEMV thresholds, keep_num_dims, per-tensor / per-channel
 int8, 16x8 with int64 bias (reference float path in every LiteRT resolver) and float32;
-tie scales make REF's float requantization, (A), (D) and (F) disagree."""
+tie scales make REF's float requantization, (A), (D) and (F) disagree.
+
+Hybrid (float32 input, int8 weights, float32 bias and output): asymmetric_quantize_inputs
+on and off, per-tensor / per-channel / equal per-channel scales, every clamp activation,
+batches of rows of every :data:`._hybrid_common.ROW_KINDS` kind (quantizer ties in the
+vector body and the scalar tail: depths 13, 20, 37, 67 are not multiples of 8), and an
+all-zero input (LiteRT returns the bias without multiplying)."""
 
 from __future__ import annotations
 
@@ -11,10 +17,15 @@ import numpy as np
 
 from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model, qparams
 from ._conv_common import TIE_SCALES, float_sum_tolerance, quantized_filter_and_bias
+from ._hybrid_common import ACTS, all_zero, hybrid_draw, hybrid_filter_and_bias, hybrid_rows
 
 OP = "FULLY_CONNECTED"
 #: (input shape, units, keep_num_dims)
 GEOMETRIES = [((1, 32), 8, False), ((6, 20), 5, False), ((2, 3, 16), 4, True), ((1, 7), 3, False)]
+#: hybrid, same layout: the quantizer tails are 5, 4, 5, 0 and 3 elements; batch 9 holds
+#: one row of every kind
+HYBRID_GEOMETRIES = [((4, 13), 6, False), ((3, 2, 20), 5, True), ((6, 37), 8, False),
+                     ((2, 16), 4, False), ((9, 67), 12, False)]
 
 
 def _case(dtype, name, geom, act, q, seed, per_channel=False):
@@ -46,6 +57,44 @@ def _case(dtype, name, geom, act, q, seed, per_channel=False):
     return Case(OP, label, name, model, (x,), params)
 
 
+def _hybrid_case(name, geom, act, asymmetric, scales, s_w, seed, first_kind=0, zero=False):
+    """A hybrid FULLY_CONNECTED: rows of designed kinds (or an all-zero input)."""
+    in_shape, units, keep = geom
+    depth = in_shape[-1]
+    rng = np.random.default_rng(seed)
+    out_shape = (*in_shape[:-1], units) if keep else (int(np.prod(in_shape[:-1])), units)
+    w, b = hybrid_filter_and_bias(rng, (units, depth), units, s_w, scales)
+    if zero:
+        x, kinds = all_zero(rng, in_shape), ["all-zero input"]
+    else:
+        rows, kinds = hybrid_rows(rng, int(np.prod(in_shape[:-1])), depth, asymmetric,
+                                  first_kind)
+        x = rows.reshape(in_shape)
+    opts = {"fused_activation_function": act, "keep_num_dims": keep,
+            "asymmetric_quantize_inputs": asymmetric}
+    model = one_op_model(OP, [TensorArg(in_shape, "float32"), w, b],
+                         [TensorArg(out_shape, "float32")], opts)
+    params = {"geometry": geom, "activation": act, "asymmetric_quantize_inputs": asymmetric,
+              "filter_scales": scales, "s_w": s_w, "rows": kinds}
+    return Case(OP, "hybrid", name, model, (x,), params)
+
+
+def _hybrid_grid(full: bool) -> Iterator[Case]:
+    k = 1000
+    for gi, g in enumerate(HYBRID_GEOMETRIES if full else HYBRID_GEOMETRIES[:3]):
+        for asym in (True, False):
+            for scales in (("pt", "pc", "pc-equal") if full else ("pt", "pc")):
+                acts = ACTS if full and scales != "pc-equal" else (ACTS[k % len(ACTS)],)
+                for act in acts:
+                    k += 1
+                    yield _hybrid_case(f"g{gi}-a{act}-{'asym' if asym else 'sym'}-{scales}",
+                                       g, act, asym, scales, 0.0113, k, first_kind=k)
+    for asym, act, scales in ((True, 1, "pc"), (False, 0, "pt")):
+        k += 1
+        yield _hybrid_case(f"allzero-a{act}-{'asym' if asym else 'sym'}-{scales}",
+                           HYBRID_GEOMETRIES[0], act, asym, scales, 0.0113, k, zero=True)
+
+
 def grid(full: bool) -> Iterator[Case]:
     k = 0
     for gi, g in enumerate(GEOMETRIES if full else GEOMETRIES[:3]):
@@ -60,6 +109,7 @@ def grid(full: bool) -> Iterator[Case]:
             for q in TIE_SCALES[:3]:
                 k += 1
                 yield _case("int16x8", f"g{gi}-a{act}-{q[0]}", g, act, q, k, per_channel=True)
+    yield from _hybrid_grid(full)
 
 
 def strategies() -> dict:
@@ -74,4 +124,12 @@ def strategies() -> dict:
         seed = draw(st.integers(0, 2**31 - 1))
         return _case("int8", f"h{seed:x}", g, draw(st.sampled_from((0, 1, 3))),
                      ("h", s_in, zp_in, s_w, s_out, zp_out), seed, per_channel=draw(st.booleans()))
-    return {"int8": case()}
+
+    @st.composite
+    def hybrid_case(draw) -> Case:
+        p = hybrid_draw(draw)
+        g = draw(st.sampled_from(HYBRID_GEOMETRIES))
+        asym = draw(st.booleans())
+        return _hybrid_case(f"h{p['seed']:x}", g, p["act"], asym, p["scales"], p["s_w"],
+                            p["seed"], first_kind=p["first_kind"])
+    return {"int8": case(), "hybrid": hybrid_case()}

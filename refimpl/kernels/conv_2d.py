@@ -36,10 +36,17 @@ Arithmetic (hybrid, arithmetic.md §3.2; LiteRT only)
 Per batch element ``n`` the whole image is quantized to int8 (:mod:`.hybrid`), then
 
 * per-channel filter scales that differ (or groups > 1): asymmetric quantization
-  ``(q, sf_n, zp_n)`` and ``reference_ops::HybridConvPerChannel``::
+  ``(q, sf_n, zp_n)``, ``acc = sum_{in image} w * (q - zp_n)`` (int32), then
 
-      acc = sum_{in image} w * (q - zp_n)                                   (int32)
-      out = clamp(fl32(fl32(fl32(float(acc) * s_w[oc]) * sf_n) + bias[oc]))
+  - ``reference_ops::HybridConvPerChannel`` (``tflite-ref``; and ``tflite-builtin`` for a
+    grouped convolution, which LiteRT's optimized kernel hands to the reference one)::
+
+        out = clamp(fl32(fl32(fl32(float(acc) * s_w[oc]) * sf_n) + bias[oc]))
+
+  - ``optimized_ops::HybridConvPerChannel`` (``tflite-builtin``, one group: im2col padded
+    with ``zp_n``, int8 GEMM, then ``acc - zp_n * rowsum``; the same integer)::
+
+        out = clamp(fl32(fl32(float(acc) * fl32(s_w[oc] * sf_n)) + bias[oc]))
 
 * otherwise (one scale, or all scales equal): symmetric quantization and
   ``optimized_ops::HybridConv`` (used by every resolver)::
@@ -275,6 +282,9 @@ class HybridConv:
         LiteRT's optimized ``HybridConvPerChannel`` (im2col + GEMM), which rescales by
         ``acc * fl32(s_w[oc] * sf_n)`` — one rounding fewer than the reference kernel's
         ``fl32(acc * s_w[oc]) * sf_n``; the two differ by an ulp on ~26 % of outputs.
+        False for a grouped convolution even on the optimized resolver: ``conv.cc``
+        ``EvalHybridPerChannel`` sets ``effective_kernel_type = kReference`` when
+        ``groups != 1``.
     xnnpack : {None, "image", "pixel"}
         The XNNPACK delegate takes the node (flavour ``xnnpack``) and quantizes the input
         per image, or per pixel where it rewrites a 1x1 convolution into a fully
@@ -405,7 +415,8 @@ def _prepare_hybrid(ctx: OpContext, filter: TensorInfo, channels_out: int,
     if per_channel and scales.size != channels_out:
         raise ctx.unsupported(f"grouped hybrid conv with one filter scale ({groups} groups)",
                               supported="per-channel scales on grouped hybrid convolutions")
-    return HybridConv(per_channel, scales, optimized=ctx.flavor.optimized)
+    # grouped: LiteRT's optimized resolver runs the reference HybridConvPerChannel
+    return HybridConv(per_channel, scales, optimized=ctx.flavor.optimized and groups == 1)
 
 
 def _max_colsum(filter: TensorInfo, channels_out: int, k: int) -> int:

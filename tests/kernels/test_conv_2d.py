@@ -10,7 +10,7 @@ import pytest
 
 from refimpl.context import OpContext, TensorInfo
 from refimpl.errors import OpError, UnsupportedOpError
-from refimpl.flavors import TFLITE_REF, TFLM
+from refimpl.flavors import TFLITE_BUILTIN, TFLITE_REF, TFLM
 from refimpl.kernels import conv_2d
 
 NODE = 7
@@ -485,6 +485,21 @@ def test_hybrid_equal_per_channel_scales_take_the_per_tensor_path():
     assert not conv_2d.prepare(ctx).hybrid.per_channel
     ctx = hybrid_ctx((1, 3, 3, 4), np.ones((2, 1, 1, 2)), [0, 0], s_w=(0.2, 0.2))
     assert conv_2d.prepare(ctx).hybrid.per_channel  # groups = 2 forces the per-channel path
+
+
+def test_hybrid_grouped_conv_takes_the_reference_rescale_on_the_optimized_resolver():
+    # conv.cc EvalHybridPerChannel: groups != 1 -> kReference even under BUILTIN, so
+    # fl32(fl32(acc * s_w) * sf), not the optimized acc * fl32(s_w * sf)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 4, 4, 4)).astype(np.float32)
+    w = rng.integers(-127, 128, (6, 1, 1, 2))
+    s_w = rng.uniform(0.01, 0.02, 6).astype(np.float32)
+    grouped = hybrid_ctx(x.shape, w, np.zeros(6), s_w=s_w, flavor=TFLITE_BUILTIN)
+    assert not conv_2d.prepare(grouped).hybrid.optimized
+    y_builtin, y_ref = run(grouped, x), run(hybrid_ctx(x.shape, w, np.zeros(6), s_w=s_w), x)
+    np.testing.assert_array_equal(y_builtin.view(np.uint32), y_ref.view(np.uint32))
+    one_group = hybrid_ctx((2, 4, 4, 2), w, np.zeros(6), s_w=s_w, flavor=TFLITE_BUILTIN)
+    assert conv_2d.prepare(one_group).hybrid.optimized
 
 
 def test_hybrid_is_unsupported_on_tflm():

@@ -10,7 +10,7 @@ import pytest
 
 from refimpl.context import OpContext, TensorInfo
 from refimpl.errors import OpError, UnsupportedOpError
-from refimpl.flavors import TFLITE_REF, TFLM
+from refimpl.flavors import TFLITE_BUILTIN, TFLITE_REF, TFLM
 from refimpl.kernels import depthwise_conv_2d as dw
 
 NODE = 4
@@ -307,6 +307,29 @@ def test_hybrid_scale_product_is_taken_before_the_multiply():
     scale = (s_w * np.float32(1 / 16)).astype(np.float32)
     np.testing.assert_array_equal(y, acc.astype(np.float32) * scale + np.array([1, -1],
                                                                                 np.float32))
+
+
+def test_hybrid_optimized_rescale_order_follows_the_four_channel_blocks():
+    # LiteRT's optimized DepthwiseConvHybridGeneral: channels [0, 4) as one float32x4,
+    # (acc * s_w) * sf; channels 4, 5 one at a time, (acc * sf) * s_w. Reference:
+    # acc * fl32(s_w * sf). A 1x1 filter makes acc = w[oc] * (q - zp) by hand.
+    from refimpl.kernels import hybrid
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(2, 4, 4, 3)).astype(np.float32)
+    w = rng.integers(-127, 128, (1, 1, 1, 6))  # depth multiplier 2
+    s_w = rng.uniform(0.01, 0.02, 6).astype(np.float32)
+    qr = hybrid.quantize_rows_asymmetric(x.reshape(2, -1))
+    centered = qr.values.reshape(x.shape).astype(np.int64) - qr.zero_point.reshape(2, 1, 1, 1)
+    acc = (np.repeat(centered, 2, axis=3) * w.reshape(6)).astype(np.float32)
+    sf = qr.scale.reshape(2, 1, 1, 1)
+    vector, scalar, product = (acc * s_w) * sf, (acc * sf) * s_w, acc * (s_w * sf)
+    optimized = np.concatenate([vector[..., :4], scalar[..., 4:]], axis=3)
+    assert (optimized != product).any() and (vector[..., 4:] != scalar[..., 4:]).any()
+    for flavor, expected in ((TFLITE_BUILTIN, optimized), (TFLITE_REF, product)):
+        ctx = hybrid_ctx(x.shape, w, None, s_w, opts=options(depth_multiplier=2),
+                         flavor=flavor)
+        assert_bit_exact(run(ctx, x), expected, flavor.name)
 
 
 def test_hybrid_needs_per_channel_scales_and_is_unsupported_on_tflm():
