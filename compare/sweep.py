@@ -77,8 +77,9 @@ class KnownBug:
 
     ``cases`` selects the reproducer cases (a substring of the case name, "" = all of
     that op and dtype); ``correct`` computes the right outputs for a case (default:
-    refimpl under ``tflite-ref``), and ``lsb`` is how far from them an integer output
-    may be and still count as correct (for an ideal computed in float, 1).
+    refimpl under ``tflite-ref``; None from it: the correct outcome is a failed invoke),
+    and ``lsb`` is how far from them an integer output may be and still count as correct
+    (for an ideal computed in float, 1).
     """
 
     runtime: str
@@ -186,7 +187,56 @@ def _pot16(case: Case) -> bool:
 _SUM16 = ("LiteRT's reference int16 SUM reads the int16 data as uint8 bytes and writes half "
           "of the output (the rest is stale memory): no reproducible result; refimpl refuses "
           "it under the LiteRT flavours (TFLM's int16 SUM is reproduced)")
+_LITERT = ("litert-ref", "litert-builtin", "litert-xnnpack")
+_FLOOR_DIV_MIN = ("int8 / int16 FLOOR_DIV of T_MIN by -1: the double quotient -T_MIN is "
+                  "converted back to the type (undefined in C++); the same-shape loop is "
+                  "vectorised 8 elements at a time and saturates there (127 / 32767) but "
+                  "wraps in its scalar tail and in the broadcast loop (-128 / -32768), so the "
+                  "result depends on the element's position (TensorFlow wraps everywhere)")
+_FLOOR_MOD_MIN = ("int32 / int64 FLOOR_MOD of T_MIN by -1: C++'s % runs x86 idiv, which "
+                  "traps: the runtime process dies with SIGFPE (the remainder is 0); "
+                  "refimpl refuses the model instead")
+_POW_INT_EXP = ("float32 POW with a one-element exponent within 1e-5 of an integer n >= 1 "
+                "and a base of another shape runs optimized_ops::IntegerExponentPow (in the "
+                "reference resolver too): repeated float32 multiplication, so 2.000001 is "
+                "taken as 2, x**3 is rounded twice and an overflow clamps to FLT_MAX; the "
+                "same values with same shapes go through powf")
+_REVERSE_EMPTY = ("REVERSE_V2 with an empty axis tensor (TensorFlow: the identity): the "
+                  "kernel reads axes[num_axes - 1] = axes[-1] and the process dies with "
+                  "SIGSEGV, on LiteRT and TFLM; refimpl refuses the model")
+_GATHER_ND_DEPTH0 = ("GATHER_ND with index depth 0 (indices [..., 0]: the whole params per "
+                     "index row): LiteRT's empty index tensor has no data pointer and "
+                     "reference_ops::GatherNd fails the invoke ('gather_nd index out of "
+                     "bounds'); refimpl's LiteRT flavours refuse the model as unsupported")
+_GATHER_ND_TFLM = ("TFLM's GATHER_ND checks only the flat position sum(index_j * stride_j), "
+                   "not each coordinate: an index such as [0, 5] into params (3, 4) reads "
+                   "params[1, 1] and [1, -1] reads params[0, 3] where LiteRT fails the "
+                   "invoke; refimpl's tflm flavour reads the same elements")
 KNOWN_BUGS: list[KnownBug] = [
+    *(KnownBug(rt, "FLOOR_DIV", dt, _FLOOR_DIV_MIN,
+               f"python -m compare.sweep --ops FLOOR_DIV --runtimes {rt}",
+               cases="min-by-minus-one", correct=_correct("floor_div_mod", "correct_floor_div"))
+      for rt in _LITERT for dt in ("int8", "int16")),
+    *(KnownBug(rt, "FLOOR_MOD", dt, _FLOOR_MOD_MIN,
+               f"python -m compare.sweep --ops FLOOR_MOD --runtimes {rt}",
+               cases="min-by-minus-one", correct=_correct("floor_div_mod", "correct_floor_mod"))
+      for rt in _LITERT for dt in ("int32", "int64")),
+    *(KnownBug(rt, "POW", "float32", _POW_INT_EXP,
+               f"python -m compare.sweep --ops POW --runtimes {rt}",
+               cases="bcast-e2.000001", correct=_correct("pow", "correct_pow"))
+      for rt in _LITERT),
+    *(KnownBug(rt, "REVERSE_V2", "float32", _REVERSE_EMPTY,
+               f"python -m compare.sweep --ops REVERSE_V2 --runtimes {rt}",
+               cases="empty-axis", correct=_correct("reverse_v2", "correct_identity"))
+      for rt in (*_LITERT, "tflm")),
+    *(KnownBug(rt, "GATHER_ND", "float32", _GATHER_ND_DEPTH0,
+               f"python -m compare.sweep --ops GATHER_ND --runtimes {rt}",
+               cases="depth0", correct=_correct("gather_nd", "correct_depth0"))
+      for rt in _LITERT),
+    # the correct outcome is a failed invoke: ``correct`` returns None
+    KnownBug("tflm", "GATHER_ND", "float32", _GATHER_ND_TFLM,
+             "python -m compare.sweep --ops GATHER_ND --runtimes tflm",
+             cases="oob-flat", correct=_correct("gather_nd", "correct_refused")),
     KnownBug("litert-ref", "SUM", "int16x8", _SUM16,
              "python -m compare.sweep --ops SUM --runtimes litert-ref",
              refused_when=lambda c: True, xfail=False),

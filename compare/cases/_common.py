@@ -10,6 +10,8 @@ Coverage dtype labels (the ``dtype`` of a case, a column of the coverage report)
 ``int8-pc``    int8 activations, per-channel weights
 ``int16x8``    int16 activations (zero point 0), int8 weights, int64 bias
 ``int32``      int32 tensors (index, shape and integer-math ops)
+``int16``      plain int16 tensors (integer math and data movement, not quantized)
+``int64``      int64 tensors
 ``bool``       boolean tensors (comparisons, SELECT conditions)
 ``uint8``      uint8 tensors
 ``hybrid``     float activations, int8 weights (dynamic range)

@@ -33,7 +33,7 @@ SAME_PARAMS_OPS = frozenset({
     "PAD", "PADV2", "MIRROR_PAD", "CONCATENATION", "GATHER", "SLICE", "STRIDED_SLICE",
     "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "SPLIT", "SPLIT_V", "UNPACK", "PACK",
     "BATCH_TO_SPACE_ND", "SPACE_TO_BATCH_ND", "TILE", "BROADCAST_TO", "REDUCE_MAX",
-    "REDUCE_MIN",
+    "REDUCE_MIN", "REVERSE_V2", "GATHER_ND",
 })
 #: op -> {activation dtype: (scale, zero point)} the kernels require of the output
 FIXED_OUTPUT = {
