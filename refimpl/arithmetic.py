@@ -649,13 +649,13 @@ def fma_f32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> F32Array:
     a64 = np.asarray(a, np.float32).astype(np.float64)
     b64 = np.asarray(b, np.float32).astype(np.float64)
     c64 = np.asarray(c, np.float32).astype(np.float64)
-    p = a64 * b64  # exact
-    s = p + c64
-    t = s - p  # TwoSum: e = (p - (s - t)) + (c - t) is the exact error of s
-    e = (p - (s - t)) + (c64 - t)
-    s = np.ascontiguousarray(np.broadcast_to(s, np.broadcast_shapes(s.shape, e.shape)))
-    even = (s.view(np.int64) & 1) == 0
-    fix = (e != 0) & even & np.isfinite(s)
-    if np.any(fix):
-        s = np.where(fix, np.nextafter(s, np.where(e > 0, np.inf, -np.inf)), s)
-    return s.astype(np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN pass through
+        p = a64 * b64  # exact
+        s = np.asarray(p + c64, np.float64)
+        t = s - p  # TwoSum: e = (p - (s - t)) + (c - t) is the exact error of s
+        e = (p - (s - t)) + (c64 - t)
+        even = (s.view(np.int64) & 1) == 0
+        fix = (e != 0) & even & np.isfinite(s) & np.isfinite(e)
+        if np.any(fix):
+            s = np.where(fix, np.nextafter(s, np.where(e > 0, np.inf, -np.inf)), s)
+    return np.asarray(s).astype(np.float32)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arithmetic import (
+from ..arithmetic import (  # fma_f32: re-exported for the XNNPACK float kernels
+    fma_f32,
     multiply_by_quantized_multiplier,
     multiply_by_quantized_multiplier_int64,
     qrange,
@@ -194,28 +195,6 @@ def matmul_f32_sequential(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     for k in range(a.shape[-1]):
         acc += a[..., :, k:k + 1] * b[..., k:k + 1, :]
     return acc
-
-
-def fma_f32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``a * b + c`` of float32 values with one rounding (IEEE fused multiply-add).
-
-    ``a * b`` is exact in float64 (24 + 24 significant bits); ``s = p + c`` in float64 may
-    round, and rounding ``s`` again to float32 would round twice. The error ``e`` of the
-    float64 sum is recovered exactly (Knuth's TwoSum); it matters only when ``s`` lies
-    exactly half-way between two float32 values, where ``e`` decides the direction.
-    """
-    p = a.astype(np.float64) * b.astype(np.float64)
-    c64 = c.astype(np.float64)
-    s = p + c64
-    bb = s - p
-    e = (p - (s - bb)) + (c64 - bb)                       # s + e == p + c exactly
-    r = s.astype(F32)
-    r64 = r.astype(np.float64)
-    away = np.where(s > r64, F32(np.inf), F32(-np.inf))
-    n = np.nextafter(r, away)                             # the other candidate
-    mid = (r64 + n.astype(np.float64)) * 0.5              # exact in float64
-    beyond = np.sign(e) == np.sign(s - r64)               # the true sum passes the midpoint
-    return np.where((s == mid) & (e != 0) & beyond, n, r).astype(F32)
 
 
 def matmul_f32_fma(a: np.ndarray, b: np.ndarray) -> np.ndarray:

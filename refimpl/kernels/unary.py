@@ -71,7 +71,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import fixedpoint as fp
-from ..arithmetic import (
+from ..arithmetic import (  # fma_f32: re-exported for the XNNPACK float kernels
+    fma_f32,
     multiply_by_quantized_multiplier,
     qrange,
     quantize_multiplier,
@@ -146,30 +147,6 @@ def flush_denormals(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float32)
     tiny = (np.abs(x) < FLT_MIN) & (x != 0)
     return np.where(tiny, np.copysign(np.float32(0), x), x).astype(np.float32)
-
-
-def fma_f32(a: np.ndarray | float, b: np.ndarray | float, c: np.ndarray | float) -> np.ndarray:
-    """float32 fused multiply-add ``round32(a * b + c)`` with a single rounding.
-
-    ``a * b`` is exact in float64; ``s = fl64(p + c)`` and its exact error ``e``
-    (two-sum) carry the exact sum; rounding ``s`` to float32 is then correct unless ``s``
-    sits exactly on a float32 rounding midpoint with ``e != 0``, where ``s`` is moved one
-    double ulp towards ``e`` first. Results in the float32 normal range are exact;
-    XNNPACK flushes the others anyway.
-    """
-    a64 = np.asarray(a, np.float32).astype(np.float64)
-    b64 = np.asarray(b, np.float32).astype(np.float64)
-    c64 = np.asarray(c, np.float32).astype(np.float64)
-    with np.errstate(all="ignore"):
-        p = a64 * b64
-        s = p + c64
-        bb = s - p
-        e = (p - (s - bb)) + (c64 - bb)
-        bits = s.view(np.int64)
-        midpoint = (bits & ((1 << 29) - 1)) == (1 << 28)
-        fix = midpoint & (e != 0) & np.isfinite(e)
-        s = np.where(fix, np.nextafter(s, np.where(e > 0, np.inf, -np.inf)), s)
-        return s.astype(np.float32)
 
 
 def simd_max(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
