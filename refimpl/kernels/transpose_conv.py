@@ -312,8 +312,16 @@ def _scatter_int(xc: np.ndarray, weights: np.ndarray, data: OpData) -> np.ndarra
     return acc
 
 
-def _scatter_float(x: np.ndarray, weights: np.ndarray, data: OpData) -> np.ndarray:
-    """float32 scatter sums in the C loop's per-element order (module docstring)."""
+def _scatter_float(x: np.ndarray, weights: np.ndarray, data: OpData,
+                   scales: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """float32 scatter sums in the C loop's per-element order (module docstring).
+
+    For one output element the C loop adds its terms in increasing ``(iy, ix, ic)``:
+    decreasing ``fy``, then decreasing ``fx``, then increasing ``ic``. ``scales``
+    (hybrid only): ``(s_w per output channel, sf per image)``; every term is then
+    ``fl32(fl32(x * w * s_w[oc]) * sf_n)`` (LiteRT's ``HybridTransposeConv``, with ``x``
+    the integer ``q - zp`` and ``x * w`` exact in float32).
+    """
     n, in_h, in_w, c_in = x.shape
     c_out, kh, kw, _ = weights.shape
     x = x.astype(np.float32, copy=False)
@@ -326,35 +334,9 @@ def _scatter_float(x: np.ndarray, weights: np.ndarray, data: OpData) -> np.ndarr
             view = scratch[:, rows, cols, :]
             for ic in range(c_in):
                 np.multiply(x[..., ic:ic + 1], w[:, fy, fx, ic], out=product)
-                view += product
-    return _crop(scratch, data)
-
-
-def _scatter_hybrid(xc: np.ndarray, weights: np.ndarray, data: OpData,
-                    row_scale: np.ndarray) -> np.ndarray:
-    """LiteRT's ``HybridTransposeConv``: every tap product rescaled, then summed in float32.
-
-    ``term = fl32(fl32(float((q - zp) * w) * s_w[oc]) * sf_n)``, added to the output in
-    the C loop's per-element order (decreasing ``fy``, decreasing ``fx``, increasing
-    ``ic``), like :func:`_scatter_float`.
-    """
-    n, in_h, in_w, c_in = xc.shape
-    c_out, kh, kw, _ = weights.shape
-    h = data.hybrid
-    assert h is not None
-    sf = row_scale.astype(np.float32).reshape(n, 1, 1, 1)
-    w = weights.astype(np.float32)  # int8 values, exact
-    xf = xc.astype(np.float32)  # |q - zp| <= 255, exact
-    scratch = np.zeros(_scratch_shape(data, n, in_h, in_w, kh, kw), np.float32)
-    product = np.empty((n, in_h, in_w, c_out), np.float32)
-    for fy in reversed(range(kh)):
-        for fx in reversed(range(kw)):
-            rows, cols = _tap_slices(data, in_h, in_w, fy, fx)
-            view = scratch[:, rows, cols, :]
-            for ic in range(c_in):
-                np.multiply(xf[..., ic:ic + 1], w[:, fy, fx, ic], out=product)  # exact int
-                product *= h.filter_scale  # fl32(acc * s_w[oc])
-                product *= sf  # fl32(... * sf_n)
+                if scales is not None:
+                    product *= scales[0]  # fl32(acc * s_w[oc])
+                    product *= scales[1]  # fl32(... * sf_n)
                 view += product
     return _crop(scratch, data)
 
@@ -372,7 +354,8 @@ def _invoke_hybrid(x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None,
         return xnnpack_qd8.rescale(acc, d, h.filter_scale, bias, h.activation)
     qr = hybrid.quantize_rows_asymmetric(np.asarray(x, np.float32).reshape(n, -1))
     centered = qr.values.reshape(x.shape).astype(np.int64) - qr.zero_point.reshape(n, 1, 1, 1)
-    acc = _scatter_hybrid(centered, weights, data, qr.scale)
+    sf = qr.scale.astype(np.float32).reshape(n, 1, 1, 1)
+    acc = _scatter_float(centered, weights, data, (h.filter_scale, sf))  # |q - zp| <= 255
     if bias is not None:
         acc = acc + bias.astype(np.float32)
     return clamp_float(acc, data.float_activation_min, data.float_activation_max)
