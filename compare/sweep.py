@@ -591,6 +591,49 @@ def write_report(outcomes: Sequence[Outcome], out_dir: Path, *, mode: str,
     return md, js
 
 
+#: order of the dtype labels in the README table
+_DTYPE_ORDER = ("float32", "int8", "int8-pc", "int16x8", "hybrid", "uint8", "int16", "int32",
+                "int64", "bool")
+README_TABLE_HEADER = "| op | dtypes (sweep-verified) |"
+
+
+def supported_ops_table(table: dict) -> str:
+    """The README's supported-ops table from a sweep's coverage table.
+
+    An (op, dtype) is listed when at least one runtime ran its cases (they then passed:
+    the README is only rewritten from a sweep with nothing failing); ``¹`` marks the
+    pairs TFLM has no kernel for.
+    """
+    def rank(dt: str) -> tuple[int, str]:
+        return (_DTYPE_ORDER.index(dt) if dt in _DTYPE_ORDER else len(_DTYPE_ORDER), dt)
+
+    rows = [README_TABLE_HEADER, "|---|---|"]
+    for op in sorted(table):
+        cells = []
+        for dt in sorted(table[op], key=rank):
+            per = table[op][dt]
+            if all(set(counts) <= {"no-kernel"} for counts in per.values()):
+                continue  # no runtime has a kernel for it
+            tflm = per.get("tflm", {})
+            cells.append(dt + ("¹" if tflm and set(tflm) == {"no-kernel"} else ""))
+        if cells:
+            rows.append(f"| {op} | {', '.join(cells)} |")
+    return "\n".join(rows)
+
+
+def rewrite_readme_table(readme: Path, table: dict) -> None:
+    """Replace the table under :data:`README_TABLE_HEADER` in ``readme`` (atomically)."""
+    from .zoo.cache import atomic_write_bytes
+
+    text = readme.read_text()
+    start = text.find(README_TABLE_HEADER)
+    if start < 0:
+        raise SystemExit(f"{readme}: no line {README_TABLE_HEADER!r} to replace")
+    end = text.find("\n\n", start)
+    end = len(text) if end < 0 else end
+    atomic_write_bytes(readme, (text[:start] + supported_ops_table(table) + text[end:]).encode())
+
+
 def known_bug_by_outcome(o: Outcome) -> KnownBug | None:
     for bug in KNOWN_BUGS:
         if (bug.runtime, bug.op, bug.dtype) == (o.runtime, o.op, o.dtype):
@@ -625,7 +668,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--examples", type=int, help="hypothesis draws per (op, dtype)")
     p.add_argument("--out", default="reports", help="report directory")
+    p.add_argument("--readme", help="with --full over every op and runtime, and nothing "
+                   "failing: rewrite the supported-ops table of this README")
     a = p.parse_args(argv)
+    if a.readme and (not a.full or a.ops or a.runtimes != ",".join(RUNTIME_NAMES)):
+        p.error("--readme needs --full over every op and runtime")
     cases = all_cases(a.full, a.ops.split(",") if a.ops else None, a.seed, a.examples)
     runtimes = [r.strip() for r in a.runtimes.split(",") if r.strip()]
     unknown = set(runtimes) - set(RUNTIME_NAMES)
@@ -638,6 +685,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bad = [o for o in outcomes if not o.passed and not known_bug_by_outcome(o)]
     print(f"{len(cases)} cases x {len(runtimes)} runtimes; {len(bad)} not passing; "
           f"report: {md}, {js}")
+    if a.readme and not bad:
+        rewrite_readme_table(Path(a.readme), coverage(outcomes)["table"])
+        print(f"supported-ops table rewritten in {a.readme}")
     return 1 if bad else 0
 
 

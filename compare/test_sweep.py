@@ -86,3 +86,16 @@ def test_known_runtime_bug_still_present(bug):
         for a, b in zip(right, res.outputs):
             d = np.abs(np.asarray(a).astype(np.int64) - np.asarray(b).astype(np.int64))
             assert (d <= bug.lsb).all(), f"{case.id}: {bug.reason}"
+
+
+def test_readme_table_lists_what_ran_and_marks_tflm_gaps():
+    from compare.sweep import supported_ops_table
+
+    table = {"ADD": {"int8": {"litert-ref": {"exact": 3}, "tflm": {"exact": 3}},
+                     "float32": {"litert-ref": {"exact": 2}, "tflm": {"exact": 2}}},
+             "POW": {"int32": {"litert-ref": {"exact": 1}, "tflm": {"no-kernel": 1}},
+                     "int8": {"litert-ref": {"no-kernel": 1}, "tflm": {"no-kernel": 1}}}}
+    assert supported_ops_table(table).splitlines()[2:] == [
+        "| ADD | float32, int8 |",  # dtype order: float32 first
+        "| POW | int32¹ |",        # TFLM has no kernel: ¹; int8 ran nowhere: left out
+    ]
