@@ -174,16 +174,6 @@ _ADD_WRAP = ("LiteRT's optimized int8 ADD narrows the rescaled sum to int16 with
              "that should saturate come out at the other end; scalar tails are right")
 
 
-_POT16 = ("int16 LOGISTIC / TANH with a power-of-two input scale on LiteRT's optimized "
-          "resolver: it runs gemmlowp's int16 fixed-point kernel (optimized_ops::Logistic/"
-          "Tanh on int16) instead of the table; refimpl has not ported that kernel")
-
-
-def _pot16(case: Case) -> bool:
-    q = case.params.get("q_in")
-    return bool(q) and float(np.log2(q[0])).is_integer()
-
-
 _SUM16 = ("LiteRT's reference int16 SUM reads the int16 data as uint8 bytes and writes half "
           "of the output (the rest is stale memory): no reproducible result; refimpl refuses "
           "it under the LiteRT flavours (TFLM's int16 SUM is reproduced)")
@@ -240,9 +230,6 @@ KNOWN_BUGS: list[KnownBug] = [
     KnownBug("litert-ref", "SUM", "int16x8", _SUM16,
              "python -m compare.sweep --ops SUM --runtimes litert-ref",
              refused_when=lambda c: True, xfail=False),
-    *(KnownBug(rt, op, "int16x8", _POT16, f"python -m compare.sweep --ops {op} --runtimes {rt}",
-               refused_when=_pot16, xfail=False, kind="gap")
-      for rt in ("litert-builtin", "litert-xnnpack") for op in ("LOGISTIC", "TANH")),
     # XNNPACK takes scales in [2^-16, 256) itself; its fallback shows the bug from 256 on
     *(KnownBug(rt, "MUL", "int8", _MUL_WRAP,
                f"python -m compare.sweep --ops MUL --runtimes {rt}", cases=case)

@@ -1,9 +1,18 @@
 """LOGISTIC and TANH: int8 (LiteRT's float LUT vs TFLM's gemmlowp fixed point), int16x8
-(table + interpolation, power-of-two input scales included) and float32."""
+(table + interpolation; power-of-two input scales 2**-12 and 2**-11, where LiteRT's
+optimized resolver runs gemmlowp's 16-bit fixed point instead) and float32.
+
+The ``allcodes`` cases feed every int16 code once (65,536 values: both saturated ends,
+zero, every breakpoint of the table and of the fixed-point exp's barrel shifter), in a
+length that leaves a tail after the optimized kernels' 16- and 8-element vector steps.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+
+import numpy as np
 
 from ._common import Case, Tolerance, qparams
 from ._simple import unary_case
@@ -27,7 +36,7 @@ IN_Q = {"int8": [(0.05, -3), (0.1, 127), (1 / 16, 0), (0.0237, -128)],
         "int16x8": [(0.0003, 0), (2.0**-12, 0), (2.0**-11, 0), (0.001, 0)]}
 
 
-def grid(full: bool) -> Iterator[Case]:
+def _grid(full: bool) -> Iterator[Case]:
     k = 0
     for op in OPS:
         for si, shp in enumerate(SHAPES):
@@ -38,6 +47,20 @@ def grid(full: bool) -> Iterator[Case]:
                 for qi, q in enumerate(IN_Q[dtype] if full else IN_Q[dtype][:3]):
                     k += 1
                     yield unary_case(op, dtype, f"s{si}-q{qi}", shp, q, OUT[(op, dtype)], None, k)
+
+
+def _all_codes(op: str, q_in, name: str) -> Case:
+    """Every int16 code, plus 5 more (a tail after the vector steps)."""
+    x = np.concatenate([np.arange(-32768, 32768), [-32768, -1, 0, 1, 32767]]).astype(np.int16)
+    case = unary_case(op, "int16x8", name, x.shape, q_in, OUT[(op, "int16x8")], None, 0)
+    return dataclasses.replace(case, inputs=(x,))
+
+
+def grid(full: bool) -> Iterator[Case]:
+    yield from _grid(full)
+    for op in OPS:
+        for q_in in ((2.0**-12, 0), (2.0**-11, 0), (0.0003, 0)):
+            yield _all_codes(op, q_in, f"allcodes-s{q_in[0]:.6g}")
 
 
 def strategies() -> dict:

@@ -50,9 +50,11 @@ class OpData:
     Attributes
     ----------
     kind : str
-        ``"float"``, ``"lut"`` (LiteRT int8/uint8), ``"fixed_point"`` (TFLM int8) or
-        ``"int16"`` (both; ``input_multiplier`` / ``input_left_shift`` then hold the int16
-        rescaling, multiplier 0 meaning a power-of-two input scale).
+        ``"float"``, ``"lut"`` (LiteRT int8/uint8), ``"fixed_point"`` (TFLM int8),
+        ``"int16"`` (the table, both runtimes; ``input_multiplier`` / ``input_left_shift``
+        then hold the int16 rescaling, multiplier 0 meaning a power-of-two input scale)
+        or ``"int16_gemmlowp"`` (LiteRT's optimized kernel for a power-of-two input scale:
+        :func:`gemmlowp_int16`).
     lut : ndarray of int64, shape (256,) or None
         Output code for input code ``q`` at index ``q - qmin``.
     input_zero_point : int
@@ -116,17 +118,39 @@ def prepare(ctx: OpContext) -> OpData:
     return OpData(kind="lut", lut=lut)
 
 
-def refuse_optimized_pot_int16(ctx: OpContext, input_multiplier: int) -> None:
-    """LOGISTIC / TANH int16 with a power-of-two input scale (``input_multiplier == 0``) on
-    LiteRT's optimized resolver runs gemmlowp's int16 fixed-point kernel, which refimpl
-    has not ported: refuse rather than compute the table path's (different) answer."""
-    if input_multiplier == 0 and ctx.flavor.optimized:
-        raise ctx.unsupported(
-            "int16 input with a power-of-two scale on LiteRT's optimized kernels",
-            supported="non-power-of-two input scales (LiteRT's optimized resolver runs the "
-            "gemmlowp int16 fixed-point kernel for this case, which refimpl does not "
-            "reproduce; the reference kernels, TFLM and refimpl's other flavours use the "
-            "table path)")
+def int16_kind(ctx: OpContext, input_multiplier: int) -> str:
+    """Which int16 path runs: ``"int16"`` (the table) or ``"int16_gemmlowp"``.
+
+    A power-of-two input scale (``input_multiplier == 0``: 2**-12, and for TANH also
+    2**-11) on LiteRT's optimized resolver runs ``optimized_ops::Logistic`` / ``Tanh``
+    on int16: gemmlowp's 16-bit fixed-point ``logistic`` / ``tanh`` applied to the raw
+    input read as Q3.12 (after a saturating doubling when the scale is 2**-11), not the
+    table. The reference kernels and TFLM use the table for every scale.
+    """
+    return "int16_gemmlowp" if input_multiplier == 0 and ctx.flavor.optimized else "int16"
+
+
+def gemmlowp_int16(x: np.ndarray, input_left_shift: int, tanh: bool) -> np.ndarray:
+    """LiteRT's optimized int16 LOGISTIC / TANH for a power-of-two input scale.
+
+    ::
+
+        a = x                                   # raw int16 read as Q3.12 (s_in = 2**-12)
+        a = sat16(x << 1)                       # s_in = 2**-11 (TANH only): Q3.12 again
+        out = logistic16(a) or tanh16(a)        # gemmlowp, 16-bit raws, Q0.15 out
+
+    (:func:`~refimpl.fixedpoint.logistic16` / :func:`~refimpl.fixedpoint.tanh16`). The
+    SSE4 vector body and the scalar tail of the kernel agree bit for bit: gemmlowp's
+    ``_mm_mulhrs_epi16`` product rounds half up like the scalar code, and the halving
+    sums it uses only see non-negative values. Checked on all 65,536 int16 inputs
+    against ai-edge-litert 2.3.0 (optimized resolver and XNNPACK's fallback).
+    Mirrors: tflite/kernels/internal/optimized/optimized_ops.h (``Logistic`` / ``Tanh``
+    on int16_t), gemmlowp fixedpoint/fixedpoint.h and fixedpoint_sse.h.
+    """
+    a = np.asarray(x, np.int64)
+    if input_left_shift:
+        a = fp._shift16(a, input_left_shift)  # SaturatingRoundingMultiplyByPOT<1>
+    return fp.tanh16(a, 3) if tanh else fp.logistic16(a, 3)
 
 
 def _prepare_int16(ctx: OpContext) -> OpData:
@@ -150,8 +174,8 @@ def _prepare_int16(ctx: OpContext) -> OpData:
     ctx.require(is_pot and log2 == -15,
                 f"int16 output scale must be 2**-15, got {float(out.scale[0])!r}")
     multiplier, shift = fp.int16_activation_input_rescaling(float(x.scale[0]), tanh=False)
-    refuse_optimized_pot_int16(ctx, multiplier)
-    return OpData(kind="int16", input_multiplier=multiplier, input_left_shift=shift)
+    return OpData(kind=int16_kind(ctx, multiplier), input_multiplier=multiplier,
+                  input_left_shift=shift)
 
 
 def logistic_float(x: np.ndarray) -> np.ndarray:
@@ -208,6 +232,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     if data.kind == "int16":
         y = fp.sigmoid_lut16(x, data.input_multiplier, data.input_left_shift)
         return [y.astype(out_dtype)]
+    if data.kind == "int16_gemmlowp":
+        return [gemmlowp_int16(x, data.input_left_shift, tanh=False).astype(out_dtype)]
     if data.kind == "float":
         return [logistic_float(x)]
     if data.kind == "lut":

@@ -31,7 +31,7 @@ from ..arithmetic import (
 )
 from ..context import Kernel, OpContext
 from ..flavors import TFLM
-from .logistic import refuse_optimized_pot_int16
+from .logistic import gemmlowp_int16, int16_kind
 
 #: Integer bits of the rescaled input of the fixed-point path (Q4.27).
 INPUT_INTEGER_BITS = 4
@@ -44,9 +44,11 @@ class OpData:
     Attributes
     ----------
     kind : str
-        ``"float"``, ``"lut"`` (LiteRT int8/uint8), ``"fixed_point"`` (TFLM int8) or
-        ``"int16"`` (both; ``input_multiplier`` / ``input_left_shift`` then hold the int16
-        rescaling, multiplier 0 meaning a power-of-two input scale).
+        ``"float"``, ``"lut"`` (LiteRT int8/uint8), ``"fixed_point"`` (TFLM int8),
+        ``"int16"`` (the table, both runtimes; ``input_multiplier`` / ``input_left_shift``
+        then hold the int16 rescaling, multiplier 0 meaning a power-of-two input scale)
+        or ``"int16_gemmlowp"`` (LiteRT's optimized kernel for a power-of-two input scale:
+        :func:`~refimpl.kernels.logistic.gemmlowp_int16`).
     lut : ndarray of int64, shape (256,) or None
     input_zero_point, input_multiplier, input_left_shift, input_range_radius : int
         Fixed-point path: ``s_in * 2**27 = input_multiplier * 2**(input_left_shift - 31)``;
@@ -119,8 +121,8 @@ def _prepare_int16(ctx: OpContext) -> OpData:
     ctx.require(is_pot and log2 == -15,
                 f"int16 output scale must be 2**-15, got {float(out.scale[0])!r}")
     multiplier, shift = fp.int16_activation_input_rescaling(float(x.scale[0]), tanh=True)
-    refuse_optimized_pot_int16(ctx, multiplier)
-    return OpData(kind="int16", input_multiplier=multiplier, input_left_shift=shift)
+    return OpData(kind=int16_kind(ctx, multiplier), input_multiplier=multiplier,
+                  input_left_shift=shift)
 
 
 def tanh_float(x: np.ndarray) -> np.ndarray:
@@ -169,6 +171,8 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     if data.kind == "int16":
         y = fp.tanh_lut16(x, data.input_multiplier, data.input_left_shift)
         return [y.astype(out_dtype)]
+    if data.kind == "int16_gemmlowp":
+        return [gemmlowp_int16(x, data.input_left_shift, tanh=True).astype(out_dtype)]
     if data.kind == "float":
         return [tanh_float(x)]
     if data.kind == "lut":

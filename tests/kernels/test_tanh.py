@@ -131,3 +131,24 @@ def test_int16_general_scale_is_odd_up_to_rounding():
 def test_int16_nonzero_zero_point_is_an_error():
     with pytest.raises(OpError, match="zero point 0"):
         TANH.prepare(int16_ctx(0.001, zp_in=3))
+
+
+def test_int16_power_of_two_scale_on_the_optimized_kernels():
+    # LiteRT's optimized resolver runs gemmlowp's 16-bit tanh on the raw input read as
+    # Q3.12 (s_in = 2**-11: doubled first, saturating), not the table.
+    from refimpl.flavors import TFLITE_BUILTIN
+
+    for s_in, shift in ((2.0**-12, 0), (2.0**-11, 1)):
+        data = TANH.prepare(int16_ctx(s_in, TFLITE_BUILTIN))
+        assert (data.kind, data.input_left_shift) == ("int16_gemmlowp", shift)
+    (opt,) = run(TANH, int16_ctx(2.0**-12, TFLITE_BUILTIN), [0, 512, -512, 32767, -32768])
+    (ref,) = run(TANH, int16_ctx(2.0**-12), [0, 512, -512, 32767, -32768])
+    # tanh(0) = 0 exactly (the zero mask); tanh is odd: -t for the negated input
+    assert opt[0] == 0 and opt[2] == -opt[1]
+    # tanh(0.125) * 32768 = 4074.3: the table gives 4075, the 16-bit fixed point (exp and
+    # Newton division on 15-bit raws) 4076 -- a few codes off at most; every code is
+    # checked against LiteRT by the sweep's TANH-int16x8-allcodes cases
+    assert abs(int(opt[1]) - 4074.3) < 4 and opt.tolist() != ref.tolist()
+    # s_in = 2**-11: 16384 (8.0) saturates to 32767 when doubled, i.e. tanh(8) = 32767
+    (sat,) = run(TANH, int16_ctx(2.0**-11, TFLITE_BUILTIN, n=2), [16384, -16384])
+    assert sat.tolist()[0] == -sat.tolist()[1] >= 32766
