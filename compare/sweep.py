@@ -168,8 +168,9 @@ _MUL_WRAP = ("LiteRT's optimized int8 MUL narrows the rescaled product to int16 
              "s1*s2/s_out is large enough for |rescaled product| > 32767 - |zp_out|")
 
 
-_ADD_WRAP = ("LiteRT's optimized int8 ADD narrows the rescaled sum to int16 with a truncating "
-             "vmovn in its vector blocks (16 elements element-wise, 8 in scalar broadcasts) and "
+_ADD_WRAP = ("LiteRT's optimized int8 / uint8 ADD narrows the rescaled sum to int16 with a "
+             "truncating vmovn in its vector blocks (int8: 16 elements element-wise, 8 in "
+             "scalar broadcasts; uint8: 8) and "
              "adds the output zero point in int16: sums beyond int16 wrap around, so outputs "
              "that should saturate come out at the other end; scalar tails are right")
 
@@ -235,9 +236,13 @@ KNOWN_BUGS: list[KnownBug] = [
                f"python -m compare.sweep --ops MUL --runtimes {rt}", cases=case)
       for rt, case in (("litert-builtin", "wrap16"), ("litert-xnnpack", "wrap16-x256"))),
     # the output scale of these cases is beyond XNNPACK's range: its fallback shows it too
-    *(KnownBug(rt, "ADD", "int8", _ADD_WRAP,
-               f"python -m compare.sweep --ops ADD --runtimes {rt}", cases="wrap16")
-      for rt in ("litert-builtin", "litert-xnnpack")),
+    *(KnownBug(rt, "ADD", dt, _ADD_WRAP,
+               f"python -m compare.sweep --ops ADD --runtimes {rt}", cases=case)
+      for rt in ("litert-builtin", "litert-xnnpack")
+      for dt, case in (("int8", "wrap16"), ("uint8", "u8-tinyout"))),
+    KnownBug("litert-builtin", "MUL", "uint8", _MUL_WRAP + " (uint8: 8-element blocks; "
+             "the scalar-broadcast body narrows with a truncating vmovn)",
+             "python -m compare.sweep --ops MUL --runtimes litert-builtin", cases="u8-big"),
     *(KnownBug(rt, "SQRT", dt, _SQRT, f"python -m compare.sweep --ops SQRT --runtimes {rt}",
                cases="int32-overflow", correct=_correct("unary", "correct_sqrt"))
       for rt in ("litert-ref", "litert-builtin", "litert-xnnpack") for dt in ("int8", "int16x8")),

@@ -98,3 +98,29 @@ def binary_strategies(op: str) -> dict:
                                {"fused_activation_function": act}, seed)
         return case()
     return {"int8": make("int8", "int8"), "int16x8": make("int16x8", "int16")}
+
+
+#: uint8 ADD / SUB / MUL: shapes whose runs have vector blocks (8 elements for uint8 on
+#: LiteRT's optimized kernels) and tails -- one flat run of 40, runs of 20, a scalar
+#: against 35, runs of y3 = 18 (scalar broadcast), a generic broadcast -- and scales: a
+#: moderate set, a tiny output scale (rescaled values beyond int16: the optimized
+#: kernels' wrap-around) and a multiplier above 1, zero points at 0, 255 and between.
+UINT8_SHAPES = [((40,), (40,), (40,)),
+                ((2, 3, 20), (1, 3, 20), (2, 3, 20)),
+                ((1,), (35,), (35,)),
+                ((3, 1), (3, 18), (3, 18)),
+                ((2, 1, 17), (1, 3, 1), (2, 3, 17))]
+UINT8_SCALES = [("mid", (0.05, 128), (0.02, 100), (0.07, 120)),
+                ("tinyout", (0.0123, 0), (0.0456, 255), (0.0001, 130)),
+                ("big", (0.1, 255), (0.1, 0), (0.003, 3))]
+
+
+def uint8_grid(op: str, full: bool) -> Any:
+    """uint8 cases of ``op`` (no activation, and RELU6 on the flat shape)."""
+    k = 2000
+    for si, shp in enumerate(UINT8_SHAPES if full else UINT8_SHAPES[:4]):
+        for name, q1, q2, qo in UINT8_SCALES:
+            for act in ((0, 3) if si == 0 else (0,)):
+                k += 1
+                yield binary_case(op, "uint8", f"u8-{name}-s{si}-a{act}", *shp, q1, q2, qo,
+                                  {"fused_activation_function": act}, k)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model, qparams
+from ._simple import uint8_grid
 
 OP = "ADD"
 
@@ -67,6 +68,7 @@ def grid(full: bool) -> Iterator[Case]:
                 yield _case("int16x8", f"s{si}-{an}-q{qi}", shp, act, q1, q2, qo,
                             200 + k * 10 + qi)
     yield from wrap_cases(full)
+    yield from uint8_grid(OP, full)
 
 
 #: LiteRT's optimized int8 ADD narrows to int16 with wrap-around (``compare.sweep``

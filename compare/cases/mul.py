@@ -12,7 +12,7 @@ the middle extent (``y4 == 1``), and a generic broadcast (reference kernel throu
 
 from __future__ import annotations
 
-from ._simple import binary_case, binary_grid, binary_strategies
+from ._simple import binary_case, binary_grid, binary_strategies, uint8_grid
 
 OP = "MUL"
 
@@ -33,6 +33,7 @@ WRAP_SCALES = [("m09", (0.1, -128), (0.1, 127), (0.011, -7)),
 def grid(full: bool):
     # all four scale sets in the fast run: q2 and q3 reproduce the optimized-kernel bug
     yield from binary_grid(OP, full, fast_scales=4)
+    yield from uint8_grid(OP, full)
     k = 1000
     for si, shp in enumerate(WRAP_SHAPES if full else WRAP_SHAPES[:3]):
         for name, q1, q2, qo in WRAP_SCALES:

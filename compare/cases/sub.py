@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from ._simple import binary_grid, binary_strategies
+from ._simple import binary_grid, binary_strategies, uint8_grid
 
 OP = "SUB"
 
 
 def grid(full: bool):
-    return binary_grid(OP, full, fast_scales=3)
+    yield from binary_grid(OP, full, fast_scales=3)
+    yield from uint8_grid(OP, full)
 
 
 def strategies() -> dict:

@@ -320,9 +320,12 @@ def _wrap16(x: np.ndarray) -> np.ndarray:
     return ((x + 2**15) & 0xFFFF) - 2**15
 
 
-def add_int8_optimized(q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubParams
-                       ) -> np.ndarray:
-    """LiteRT's optimized int8 ADD (``AddElementwiseInt8`` / ``AddScalarBroadcast``).
+def add_optimized_8bit(q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubParams,
+                       dtype: np.dtype = np.dtype(np.int8)) -> np.ndarray:
+    """LiteRT's optimized int8 / uint8 ADD (``AddElementwise*`` / ``AddScalarBroadcast``).
+
+    uint8 (``optimized_ops.h``) uses the scalar-broadcast body below in *both* run kinds,
+    in 8-element blocks, and narrows to [0, 255] (``vqmovun``); int8 as follows.
 
     The output is computed in runs (:func:`.elementwise.five_fold_runs`: equal shapes are
     one run). In an element-wise run, whole 16-element blocks take the element-wise body;
@@ -357,17 +360,20 @@ def add_int8_optimized(q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubParams
     """
     from ..arithmetic import saturating_rounding_doubling_high_mul as srdhm
 
+    dtype = np.dtype(dtype)
+    unsigned = dtype == np.dtype(np.uint8)
     ref = add_sub_quantized(q1, q2, p, np.dtype(np.int64))
     runs = five_fold_runs(q1.shape, q2.shape)
     if runs is None:
-        return ref.astype(np.int8)
-    block = OPT_ADD_SCALAR_BLOCK if runs.scalar else OPT_ADD_BLOCK
+        return ref.astype(dtype)
+    scalar_body = runs.scalar or unsigned
+    block = OPT_ADD_SCALAR_BLOCK if scalar_body else OPT_ADD_BLOCK
     mask = runs.body_mask(ref.shape, block)
     if not mask.any():
-        return ref.astype(np.int8)
+        return ref.astype(dtype)
     x1 = q1.astype(np.int64) + p.input1_offset
     x2 = q2.astype(np.int64) + p.input2_offset
-    if runs.scalar:
+    if scalar_body:
         def scaled(x: np.ndarray, m: int, shift: int) -> np.ndarray:
             v = srdhm(wrap32(x << p.left_shift), m)
             return v >> -shift if shift <= 0 else wrap32(v << shift)
@@ -379,9 +385,9 @@ def add_int8_optimized(q1: np.ndarray, q2: np.ndarray, p: QuantizedAddSubParams
     a = scaled(x1, p.input1_multiplier, p.input1_shift)
     b = scaled(x2, p.input2_multiplier, p.input2_shift)
     s = rounding_divide_by_pot(srdhm(wrap32(a + b), p.output_multiplier), -p.output_shift)
-    s = np.clip(_wrap16(_wrap16(s) + p.output_offset), -128, 127)
+    s = np.clip(_wrap16(_wrap16(s) + p.output_offset), *((0, 255) if unsigned else (-128, 127)))
     body = np.clip(s, p.output_activation_min, p.output_activation_max)
-    return np.where(mask, np.broadcast_to(body, mask.shape), ref).astype(np.int8)
+    return np.where(mask, np.broadcast_to(body, mask.shape), ref).astype(dtype)
 
 
 def add_int16_pot(
@@ -442,7 +448,7 @@ def prepare(ctx: OpContext) -> OpData:
         xnn = xnnpack_variant(ctx, in1, in2, out, params)
         if xnn is not None:
             return OpData("xnnpack", shape, dtype, act, params, xnn=xnn)
-        if ctx.flavor.optimized and dtype == np.dtype(np.int8):
+        if ctx.flavor.optimized and dtype in _QUANTIZED_8BIT:
             return OpData("optimized", shape, dtype, act, params)
         return OpData("quantized", shape, dtype, act, params)
     if dtype in _PLAIN_INT:
@@ -484,7 +490,7 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
         out = add_sub_quantized(x1, x2, data.quantized, data.output_dtype)
     elif data.kind == "optimized":
         assert data.quantized is not None
-        out = add_int8_optimized(x1, x2, data.quantized)
+        out = add_optimized_8bit(x1, x2, data.quantized, data.output_dtype)
     elif data.kind == "xnnpack":
         assert data.xnn is not None
         out = add_sub_xnnpack(x1, x2, data.xnn, data.output_dtype)

@@ -42,7 +42,7 @@ class OpData:
 
     kind : ``"float"``, ``"int"`` (plain wrapping integers), ``"quantized"`` (the
         reference formula), ``"optimized"`` (LiteRT's optimized int8 kernel,
-        :func:`mul_int8_optimized`) or ``"xnnpack"`` (:func:`mul_xnnpack`).
+        :func:`mul_optimized_8bit`) or ``"xnnpack"`` (:func:`mul_xnnpack`).
     real_multiplier : ``s1 * s2 / s_out`` as evaluated by the flavour (quantized only).
     output_multiplier, output_shift : its Q0.31 form, ``real = m * 2**(shift - 31)``.
     """
@@ -63,13 +63,17 @@ class OpData:
     xnn_scale: float = 0.0
 
 
-#: int8 elements per vector step of LiteRT's optimized ``MulElementwise`` /
-#: ``MulSimpleBroadcast``
-OPT_MUL_BLOCK = 16
+#: elements per vector step of LiteRT's optimized ``MulElementwise`` /
+#: ``MulSimpleBroadcast``: int8 16, uint8 8
+OPT_MUL_BLOCK = {np.dtype(np.int8): 16, np.dtype(np.uint8): 8}
 
 
-def mul_int8_optimized(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
-    """LiteRT's optimized int8 MUL (``MulElementwise`` / ``MulSimpleBroadcast``).
+def mul_optimized_8bit(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
+    """LiteRT's optimized int8 / uint8 MUL (``MulElementwise`` / ``MulSimpleBroadcast``).
+
+    uint8 runs the same body in 8-element blocks and narrows to [0, 255] with
+    ``vqmovun`` (``optimized_ops.h``); its scalar-broadcast body narrows the rescaled
+    product to int16 with a *truncating* ``vmovn``. int8 is described below.
 
     The output is computed in runs (:func:`.elementwise.five_fold_runs`); in each
     run, whole 16-element blocks take the vector body and the rest the reference formula
@@ -97,17 +101,22 @@ def mul_int8_optimized(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
     from ..arithmetic import saturating_rounding_doubling_high_mul as srdhm
 
     ref = mul_quantized(q1, q2, d).astype(np.int64)
-    runs = five_fold_runs(q1.shape, q2.shape)  # the same body in both run kinds
-    body_mask = None if runs is None else runs.body_mask(ref.shape, OPT_MUL_BLOCK)
+    dtype = np.dtype(d.output_dtype)
+    runs = five_fold_runs(q1.shape, q2.shape)
+    body_mask = None if runs is None else runs.body_mask(ref.shape, OPT_MUL_BLOCK[dtype])
     if body_mask is None or not body_mask.any():
-        return ref.astype(np.int8)
+        return ref.astype(dtype)
     prod = (q1.astype(np.int64) + d.input1_offset) * (q2.astype(np.int64) + d.input2_offset)
     left, right = max(d.output_shift, 0), max(-d.output_shift, 0)
     raw = rounding_divide_by_pot(srdhm(wrap32(prod << left), d.output_multiplier), right)
     wrap16 = lambda v: ((v + 2**15) & 0xFFFF) - 2**15  # noqa: E731  (int16 add wraps)
-    body = np.clip(wrap16(np.clip(raw, -32768, 32767) + d.output_offset), -128, 127)
+    unsigned = dtype == np.dtype(np.uint8)
+    lo, hi = (0, 255) if unsigned else (-128, 127)  # vqmovun / vqmovn
+    # uint8's scalar-broadcast body narrows with a truncating vmovn, every other a vqmovn
+    narrowed = wrap16(raw) if unsigned and runs.scalar else np.clip(raw, -32768, 32767)
+    body = np.clip(wrap16(narrowed + d.output_offset), lo, hi)
     body = np.minimum(np.maximum(body, d.output_activation_min), d.output_activation_max)
-    return np.where(body_mask, np.broadcast_to(body, body_mask.shape), ref).astype(np.int8)
+    return np.where(body_mask, np.broadcast_to(body, body_mask.shape), ref).astype(dtype)
 
 
 def mul_xnnpack(q1: np.ndarray, q2: np.ndarray, d: OpData) -> np.ndarray:
@@ -166,7 +175,7 @@ def prepare(ctx: OpContext) -> OpData:
                                      / np.float32(s_out)))
         if ctx.flavor.xnnpack and dtype in _QUANTIZED_8BIT and 2.0**-16 <= xnn_scale < 256.0:
             kind = "xnnpack"  # the delegate takes int8 / uint8 MUL with a moderate scale
-        elif ctx.flavor.optimized and dtype == np.dtype(np.int8):
+        elif ctx.flavor.optimized and dtype in _QUANTIZED_8BIT:
             kind = "optimized"
         return OpData(
             kind, shape, dtype, act, xnn_scale=xnn_scale,
@@ -210,7 +219,7 @@ def invoke(ctx: OpContext, data: OpData, inputs: list) -> list[np.ndarray]:
     elif data.kind == "quantized":
         out = mul_quantized(x1, x2, data)
     elif data.kind == "optimized":
-        out = mul_int8_optimized(x1, x2, data)
+        out = mul_optimized_8bit(x1, x2, data)
     elif data.kind == "xnnpack":
         out = mul_xnnpack(x1, x2, data)
     else:

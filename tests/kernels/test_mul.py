@@ -189,3 +189,19 @@ def test_optimized_body_saturates_to_int16_then_wraps_on_the_zero_point():
     ref = run(MUL, mul_ctx(t(), t(), out), q, q)[0]
     assert ref.tolist() == [127] * 17
     assert opt.tolist() == [-128] * 16 + [127]
+
+
+def test_optimized_uint8_narrows_differently_in_scalar_broadcasts():
+    # uint8, real = 0.1 * 0.1 / 0.003 = 3.33 (shift 2), zero points 0, 0 -> 3.
+    # q1 = 255, q2 = 82: prod = 20910, rescaled 69700 (> 65535): the reference clamps
+    # 69703 to 255. Element-wise body (8-blocks): vqmovn saturates to 32767, + 3 wraps
+    # to -32766, vqmovun gives 0. Scalar-broadcast body: vmovn keeps the low 16 bits,
+    # 69700 - 65536 = 4164, + 3 = 4167, vqmovun gives 255. The 9th element is a tail.
+    from refimpl.flavors import TFLITE_BUILTIN
+
+    out = tensor(U8, [9], 0.003, 3)
+    flat = mul_ctx(tensor(U8, [9], 0.1, 0), tensor(U8, [9], 0.1, 0), out, flavor=TFLITE_BUILTIN)
+    assert run(MUL, flat, [255] * 9, [82] * 9)[0].tolist() == [0] * 8 + [255]
+    scalar = mul_ctx(tensor(U8, [1], 0.1, 0), tensor(U8, [9], 0.1, 0), out,
+                     flavor=TFLITE_BUILTIN)
+    assert run(MUL, scalar, [255], [82] * 9)[0].tolist() == [255] * 9
