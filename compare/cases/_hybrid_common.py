@@ -194,6 +194,18 @@ def hybrid_rows(rng: np.random.Generator, rows: int, n: int, asymmetric: bool,
     return np.stack([quantizer_row(rng, n, k, asymmetric) for k in kinds]), kinds
 
 
+def hybrid_input(rng: np.random.Generator, shape: Sequence[int], row_len: int,
+                 asymmetric: bool, first_kind: int = 0, zero: bool = False
+                 ) -> tuple[np.ndarray, list[str]]:
+    """A float32 input of ``shape`` quantized in rows of ``row_len`` (an FC row, a conv
+    image): :func:`hybrid_rows`, or :func:`all_zero` with ``zero``; and the row kinds."""
+    if zero:
+        return all_zero(rng, shape), ["all-zero input"]
+    rows, kinds = hybrid_rows(rng, int(np.prod(shape)) // row_len, row_len, asymmetric,
+                              first_kind)
+    return rows.reshape(tuple(shape)), kinds
+
+
 def all_zero(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
     """All zeros, half of them ``-0.0`` (LiteRT's zero check treats both as zero)."""
     x = np.zeros(tuple(shape), _F32)

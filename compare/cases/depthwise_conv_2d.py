@@ -16,8 +16,8 @@ import numpy as np
 
 from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model, qparams
 from ._conv_common import TIE_SCALES, float_sum_tolerance, quantized_filter_and_bias
-from ._hybrid_common import (ACTS as HYBRID_ACTS, all_zero, hybrid_draw,
-                             hybrid_filter_and_bias, hybrid_rows)
+from ._hybrid_common import (ACTS as HYBRID_ACTS, hybrid_draw, hybrid_filter_and_bias,
+                             hybrid_input)
 from ._padding_util import conv_out
 
 OP = "DEPTHWISE_CONV_2D"
@@ -80,11 +80,7 @@ def _hybrid_case(name, geom, act, scales, s_w, seed, first_kind=0, zero=False):
     opts = {"padding": pad, "stride_w": stride, "stride_h": stride, "depth_multiplier": dm,
             "dilation_w_factor": dil, "dilation_h_factor": dil, "fused_activation_function": act}
     wq, b = hybrid_filter_and_bias(rng, fshape, cout, s_w, scales, quantized_dimension=3)
-    if zero:
-        x, kinds = all_zero(rng, (n, h, w, c)), ["all-zero input"]
-    else:
-        images, kinds = hybrid_rows(rng, n, h * w * c, True, first_kind)
-        x = images.reshape(n, h, w, c)
+    x, kinds = hybrid_input(rng, (n, h, w, c), h * w * c, True, first_kind, zero)
     model = one_op_model(OP, [TensorArg((n, h, w, c), "float32"), wq, b],
                          [TensorArg(out_shape, "float32")], opts)
     params = {"geometry": geom, "activation": act, "filter_scales": scales, "s_w": s_w,

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model, qparams
 from ._conv_common import TIE_SCALES, float_sum_tolerance, quantized_filter_and_bias
-from ._hybrid_common import ACTS, all_zero, hybrid_draw, hybrid_filter_and_bias, hybrid_rows
+from ._hybrid_common import ACTS, hybrid_draw, hybrid_filter_and_bias, hybrid_input
 
 OP = "FULLY_CONNECTED"
 #: (input shape, units, keep_num_dims)
@@ -64,12 +64,7 @@ def _hybrid_case(name, geom, act, asymmetric, scales, s_w, seed, first_kind=0, z
     rng = np.random.default_rng(seed)
     out_shape = (*in_shape[:-1], units) if keep else (int(np.prod(in_shape[:-1])), units)
     w, b = hybrid_filter_and_bias(rng, (units, depth), units, s_w, scales)
-    if zero:
-        x, kinds = all_zero(rng, in_shape), ["all-zero input"]
-    else:
-        rows, kinds = hybrid_rows(rng, int(np.prod(in_shape[:-1])), depth, asymmetric,
-                                  first_kind)
-        x = rows.reshape(in_shape)
+    x, kinds = hybrid_input(rng, in_shape, depth, asymmetric, first_kind, zero)
     opts = {"fused_activation_function": act, "keep_num_dims": keep,
             "asymmetric_quantize_inputs": asymmetric}
     model = one_op_model(OP, [TensorArg(in_shape, "float32"), w, b],

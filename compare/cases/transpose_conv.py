@@ -11,7 +11,7 @@ import numpy as np
 
 from ._common import Case, TensorArg, float_inputs, int_inputs, one_op_model
 from ._conv_common import TIE_SCALES, float_sum_tolerance, quantized_filter_and_bias
-from ._hybrid_common import ACTS, all_zero, hybrid_draw, hybrid_filter_and_bias, hybrid_rows
+from ._hybrid_common import ACTS, hybrid_draw, hybrid_filter_and_bias, hybrid_input
 
 OP = "TRANSPOSE_CONV"
 #: (input NHWC, weights OHWI, stride, padding 0 SAME / 1 VALID, output NHWC)
@@ -53,11 +53,7 @@ def _hybrid_case(name, geom, act, scales, s_w, seed, first_kind=0, with_bias=Tru
     opts = {"padding": pad, "stride_w": stride, "stride_h": stride,
             "fused_activation_function": act}
     w, b = hybrid_filter_and_bias(rng, ws, ws[0], s_w, scales)
-    if zero:
-        x, kinds = all_zero(rng, xs), ["all-zero input"]
-    else:
-        images, kinds = hybrid_rows(rng, xs[0], int(np.prod(xs[1:])), True, first_kind)
-        x = images.reshape(xs)
+    x, kinds = hybrid_input(rng, xs, int(np.prod(xs[1:])), True, first_kind, zero)
     shape_in = TensorArg((4,), "int32", data=np.array(os_, np.int32))
     model = one_op_model(OP, [shape_in, w, TensorArg(xs, "float32"), b if with_bias else None],
                          [TensorArg(os_, "float32")], opts)
